@@ -1,0 +1,49 @@
+# simplechat — `make help` lists the targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# The CPU build of torch; set TORCH_SPEC (and PIP_EXTRA_INDEX_URL) for a CUDA build.
+TORCH_SPEC ?= torch==2.13.0
+PORT ?= 8080
+PYTEST_ARGS ?=
+
+export HF_HUB_DISABLE_TELEMETRY := 1
+export TOKENIZERS_PARALLELISM := false
+
+.PHONY: help
+help: ## Show this help
+	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
+
+$(VENV)/.installed: pyproject.toml constraints.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet "$(TORCH_SPEC)"
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev]'
+	@touch $@
+
+.PHONY: install
+install: $(VENV)/.installed ## Create .venv with everything needed to train, serve and test
+
+.PHONY: models
+models: install ## Build the offline models into models/ (cached outside the clone)
+	PYTHON=$(PY) scripts/build-models.sh extractor
+
+.PHONY: run
+run: models ## Serve the extractor on http://127.0.0.1:$(PORT)
+	$(PY) -m predictors.extractor --model_name extractor --model_dir models/extractor \
+		--host 127.0.0.1 --http_port $(PORT)
+
+.PHONY: lint
+lint: install ## ruff
+	$(VENV)/bin/ruff check predictors tests
+
+.PHONY: test
+test: models lint ## Run the test suite
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+.PHONY: clean
+clean: ## Remove the venv, built models and caches in the clone
+	rm -rf $(VENV) models .pytest_cache .ruff_cache test-output

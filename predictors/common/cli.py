@@ -1,0 +1,30 @@
+"""Command-line parser shared by both predictors, built on the kserve SDK's own parser."""
+
+from __future__ import annotations
+
+import argparse
+
+from kserve import model_server
+
+
+def build_parser(description: str, model_name: str) -> argparse.ArgumentParser:
+    """Every kserve ModelServer flag (--http_port, --workers, ...) plus what a predictor needs."""
+    parser = argparse.ArgumentParser(
+        description=description,
+        parents=[model_server.parser],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    # gRPC would listen on every interface at 8081; clients here speak HTTP, so it is opt-in.
+    parser.set_defaults(model_name=model_name, enable_grpc=False)
+    parser.add_argument(
+        "--model_dir",
+        default="/mnt/models",
+        help="Model directory (KServe's storage initializer puts a storageUri here)",
+    )
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
+                        help="auto: CUDA (fp16) when present, else CPU")
+    parser.add_argument("--host", default="0.0.0.0",  # noqa: S104 - containers must listen on the pod IP
+                        help="Interface to bind (127.0.0.1 for local-only)")
+    parser.add_argument("--max_batch_size", type=int, default=64,
+                        help="Most instances accepted in one request")
+    return parser

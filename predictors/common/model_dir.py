@@ -1,0 +1,33 @@
+"""Checks that a model directory can be loaded safely, before any weights are read."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+
+class ModelDirError(RuntimeError):
+    """The model directory is missing, incomplete or unsafe; the message is one line."""
+
+
+def check_model_dir(path: str | Path) -> Path:
+    """A usable dir has a readable config.json and safetensors weights.
+
+    Pickle checkpoints (pytorch_model.bin) can run code on load, so a dir with only those is refused.
+    """
+    directory = Path(path)
+    if not directory.is_dir():
+        raise ModelDirError(f"model dir {directory} does not exist")
+    config = directory / "config.json"
+    try:
+        json.loads(config.read_text())
+    except FileNotFoundError:
+        raise ModelDirError(f"model dir {directory} has no config.json") from None
+    except (OSError, ValueError) as exc:
+        raise ModelDirError(f"model dir {directory}: config.json is unreadable ({exc})") from None
+    if not any(directory.glob("*.safetensors")):
+        pickles = sorted(p.name for p in directory.glob("*.bin")) + sorted(
+            p.name for p in directory.glob("*.pt*"))
+        reason = f"only pickle weights ({', '.join(pickles)})" if pickles else "no weights"
+        raise ModelDirError(f"model dir {directory} has {reason}; safetensors are required")
+    return directory

@@ -1,0 +1,60 @@
+"""Turn a V1 request body into validated instances, with 400-worthy errors for bad input."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+import orjson
+from kserve.errors import InvalidInput
+from pydantic import BaseModel, ValidationError
+
+Instance = TypeVar("Instance", bound=BaseModel)
+
+
+def decode_json(body: Any) -> Any:
+    """The SDK hands over raw bytes when the client sent no JSON content type (a bare `curl -d`)."""
+    if isinstance(body, bytes | bytearray | str):
+        try:
+            return orjson.loads(body)
+        except orjson.JSONDecodeError as exc:
+            raise InvalidInput(f"request body is not valid JSON: {exc}") from None
+    return body
+
+
+def describe(error: ValidationError, prefix: str = "") -> str:
+    """One readable line per problem: `instances[1].text: String should have at least 1 character`."""
+    parts = []
+    for item in error.errors(include_url=False):
+        loc = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in item["loc"])
+        where = (prefix.rstrip(".") + loc).lstrip(".") or "body"
+        parts.append(f"{where}: {item['msg']}")
+    return "; ".join(parts)
+
+
+def validate(model: type[Instance], data: Any, where: str = "", context: dict | None = None) -> Instance:
+    try:
+        return model.model_validate(data, context=context)
+    except ValidationError as exc:
+        raise InvalidInput(describe(exc, where)) from None
+
+
+def parse_instances(
+    body: Any,
+    model: type[Instance],
+    max_batch_size: int,
+    context: dict | None = None,
+) -> list[Instance]:
+    """`{"instances": [...]}` → validated instances; every failure names the offending field."""
+    body = decode_json(body)
+    if not isinstance(body, dict):
+        raise InvalidInput('request body must be a JSON object like {"instances": [...]}')
+    if "instances" not in body:
+        raise InvalidInput('request body has no "instances" list')
+    instances = body["instances"]
+    if not isinstance(instances, list):
+        raise InvalidInput('"instances" must be a list')
+    if not instances:
+        raise InvalidInput('"instances" is empty')
+    if len(instances) > max_batch_size:
+        raise InvalidInput(f'"instances" has {len(instances)} items; at most {max_batch_size} per request')
+    return [validate(model, item, f"instances[{i}].", context) for i, item in enumerate(instances)]

@@ -1,0 +1,81 @@
+"""Run kserve models on the SDK's REST server, loading them after the port is open.
+
+Why not `kserve.ModelServer().start()`: it needs every model loaded before it starts (so
+readiness can never answer 503 while loading), and it binds 0.0.0.0 with no way to choose.
+We reuse the SDK's own pieces — model registry, DataPlane, RESTServer with its V1/V2 routes and
+error handlers — and add the host, a background load and the predictor's extra routes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import threading
+from collections.abc import Iterable, Sequence
+
+from fastapi import APIRouter
+from kserve import Model, ModelServer, model_server
+from kserve.constants.constants import FASTAPI_APP_IMPORT_STRING
+from kserve.logging import logger
+from kserve.protocol.rest.server import RESTServer
+
+
+def _load_in_background(model: Model) -> asyncio.Future:
+    """Load on a daemon thread, so a shutdown during a slow load does not wait for it."""
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future = loop.create_future()
+
+    def run() -> None:
+        try:
+            model.load()
+        except BaseException as exc:  # noqa: BLE001 - reported to the event loop below
+            loop.call_soon_threadsafe(done.set_exception, exc)
+        else:
+            loop.call_soon_threadsafe(done.set_result, None)
+
+    threading.Thread(target=run, name=f"load-{model.name}", daemon=True).start()
+    return done
+
+
+async def _run(rest: RESTServer, models: Sequence[Model]) -> int:
+    serving = asyncio.create_task(rest.start())
+    loading = asyncio.gather(*(_load_in_background(m) for m in models))
+    done, _ = await asyncio.wait({serving, loading}, return_when=asyncio.FIRST_COMPLETED)
+    if loading in done:
+        if loading.exception() is not None:
+            logger.error("model load failed: %s", loading.exception())
+            # uvicorn's documented way to stop a running Server.
+            rest._server.should_exit = True
+            await serving
+            return 1
+        logger.info("ready: %s", ", ".join(m.name for m in models))
+        await serving
+    else:
+        loading.cancel()
+    return 0
+
+
+def serve(models: Sequence[Model], args: argparse.Namespace, routers: Iterable[APIRouter] = ()) -> int:
+    """Serve `models` (not yet loaded) until SIGINT/SIGTERM; returns the process exit code."""
+    server = ModelServer(
+        http_port=args.http_port,
+        enable_grpc=False,
+        enable_docs_url=args.enable_docs_url,
+        enable_latency_logging=args.enable_latency_logging,
+    )
+    for model in models:
+        server.register_model(model)
+    rest = RESTServer(
+        FASTAPI_APP_IMPORT_STRING,
+        server.dataplane,
+        server.model_repository_extension,
+        args.http_port,
+        access_log_format=args.access_log_format,
+        event_loop=args.event_loop,
+        timeout_keep_alive=args.timeout_keep_alive,
+    )
+    rest.config.host = args.host
+    for router in routers:
+        model_server.app.include_router(router)
+    logger.info("listening on http://%s:%s", args.host, args.http_port)
+    return asyncio.run(_run(rest, models))

@@ -1,0 +1,111 @@
+"""Course-name extractor as a KServe custom predictor.
+
+V1  POST /v1/models/extractor:predict
+    {"instances": [{"text": "I am taking Linear Algebra."}]}        (or bare strings)
+ →  {"predictions": [{"courses": [{"text": "Linear Algebra", "start": 12, "end": 26, "score": 0.99}]}]}
+V2  POST /v2/models/extractor/infer  with a BYTES input "text"; output "courses" holds one JSON
+    document (the list of spans) per text.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from kserve import Model
+from kserve.errors import InvalidInput
+from kserve.protocol.infer_type import InferOutput, InferRequest, InferResponse
+from transformers import AutoModelForTokenClassification, AutoTokenizer, pipeline
+
+from predictors.common.device import resolve_device
+from predictors.common.model_dir import check_model_dir
+from predictors.common.payload import parse_instances, validate
+from predictors.extractor.schema import DEFAULT_MAX_TEXT_CHARS, CourseSpan, ExtractInstance
+from predictors.extractor.spans import to_spans
+
+STRIDE = 64  # tokens of overlap when a long text is split into model-sized windows
+
+
+@dataclass
+class Batch:
+    """What flows from preprocess to postprocess; V2 needs the request id back."""
+
+    texts: list[str]
+    v2_request_id: str | None = None
+    courses: list[list[CourseSpan]] = field(default_factory=list)
+
+
+class CourseExtractor(Model):
+    def __init__(self, name: str, model_dir: str, device: str = "auto",
+                 max_batch_size: int = 64, max_text_chars: int = DEFAULT_MAX_TEXT_CHARS):
+        super().__init__(name)
+        self.model_dir = model_dir
+        self.device_choice = device
+        self.max_batch_size = max_batch_size
+        self.max_text_chars = max_text_chars
+        # One inference thread: forwards never block the event loop and never run concurrently.
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{name}-infer")
+        self._pipeline = None
+
+    def load(self) -> bool:
+        directory = check_model_dir(self.model_dir)
+        device, dtype = resolve_device(self.device_choice)
+        tokenizer = AutoTokenizer.from_pretrained(directory)
+        model = AutoModelForTokenClassification.from_pretrained(directory, dtype=dtype, use_safetensors=True)
+        self._pipeline = pipeline(
+            "token-classification", model=model, tokenizer=tokenizer, device=device,
+            aggregation_strategy="first",  # a word takes its first sub-token's label, as trained
+            stride=STRIDE,
+        )
+        self.ready = True  # readiness (GET /v1/models/<name>) answers 200 from here on
+        return self.ready
+
+    def extract(self, texts: list[str]) -> list[list[CourseSpan]]:
+        """All texts in one forward batch (long texts add windows to it)."""
+        with torch.inference_mode():
+            entities = self._pipeline(texts, batch_size=len(texts))
+        return [to_spans(text, found) for text, found in zip(texts, entities, strict=True)]
+
+    async def run(self, texts: list[str]) -> list[list[CourseSpan]]:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, self.extract, texts)
+
+    def validate_text(self, data: Any, where: str = "") -> str:
+        context = {"max_text_chars": self.max_text_chars}
+        return validate(ExtractInstance, data, where, context).text
+
+    async def preprocess(self, payload: dict | bytes | InferRequest, headers: dict | None = None) -> Batch:
+        if isinstance(payload, InferRequest):
+            return Batch(self._v2_texts(payload), v2_request_id=payload.id or str(uuid.uuid4()))
+        instances = parse_instances(payload, ExtractInstance, self.max_batch_size,
+                                    {"max_text_chars": self.max_text_chars})
+        return Batch([i.text for i in instances])
+
+    def _v2_texts(self, request: InferRequest) -> list[str]:
+        text_input = request.get_input_by_name("text")
+        if text_input is None or text_input.datatype != "BYTES":
+            raise InvalidInput('V2 request needs a BYTES input named "text"')
+        values = text_input.data if isinstance(text_input.data, list) else []
+        texts = [v.decode("utf-8", "replace") if isinstance(v, bytes) else v for v in values]
+        if not 0 < len(texts) <= self.max_batch_size:
+            raise InvalidInput(f'input "text" needs 1 to {self.max_batch_size} strings, got {len(texts)}')
+        return [self.validate_text(t, f"text[{i}]") for i, t in enumerate(texts)]
+
+    async def predict(self, batch: Batch, headers: dict | None = None) -> Batch:
+        batch.courses = await self.run(batch.texts)
+        return batch
+
+    async def postprocess(self, batch: Batch, headers: dict | None = None,
+                          response_headers: dict | None = None) -> dict | InferResponse:
+        if batch.v2_request_id is not None:
+            return self._v2_response(batch)
+        return {"predictions": [{"courses": [s.model_dump() for s in spans]} for spans in batch.courses]}
+
+    def _v2_response(self, batch: Batch) -> InferResponse:
+        documents = [json.dumps([s.model_dump() for s in spans]) for spans in batch.courses]
+        output = InferOutput(name="courses", shape=[len(documents)], datatype="BYTES", data=documents)
+        return InferResponse(response_id=batch.v2_request_id, model_name=self.name, infer_outputs=[output])

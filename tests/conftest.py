@@ -1,0 +1,90 @@
+"""Shared fixtures: the built models and predictor processes on loopback."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+MODELS = ROOT / "models"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Predictor:
+    """A predictor process started with `python -m predictors.<module>` on 127.0.0.1."""
+
+    process: subprocess.Popen
+    url: str
+    name: str
+
+    def wait_ready(self, timeout: float = 120) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{self.name} exited with {self.process.returncode}")
+            try:
+                if httpx.get(f"{self.url}/v1/models/{self.name}", timeout=2).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.2)
+        raise TimeoutError(f"{self.name} not ready after {timeout}s")
+
+    def stop(self) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        return self.process.returncode
+
+
+def start_predictor(module: str, name: str, model_dir: Path, *extra: str) -> Predictor:
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", module, "--model_name", name, "--model_dir", str(model_dir),
+         "--host", "127.0.0.1", "--http_port", str(port), *extra],
+        cwd=ROOT,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+    )
+    return Predictor(process, f"http://127.0.0.1:{port}", name)
+
+
+def built_model(name: str) -> Path:
+    path = MODELS / name
+    if not (path / "config.json").exists():
+        pytest.fail(f"{path} is missing: run `make models` (make test does it for you)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def extractor_dir() -> Path:
+    return built_model("extractor")
+
+
+@pytest.fixture(scope="module")
+def extractor(extractor_dir: Path) -> Iterator[Predictor]:
+    predictor = start_predictor("predictors.extractor", "extractor", extractor_dir)
+    try:
+        predictor.wait_ready()
+        yield predictor
+    finally:
+        predictor.stop()

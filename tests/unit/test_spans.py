@@ -1,0 +1,25 @@
+from predictors.extractor.spans import to_spans
+
+
+def entity(start, end, group="COURSE", score=0.987654):
+    return {"entity_group": group, "start": start, "end": end, "score": score, "word": "ignored"}
+
+
+def test_offsets_are_exact_and_edges_trimmed():
+    text = 'I take "Linear Algebra", and (Organic Chemistry).'
+    spans = to_spans(text, [entity(7, 23), entity(29, 48)])
+    assert [(s.text, s.start, s.end) for s in spans] == [
+        ("Linear Algebra", 8, 22), ("Organic Chemistry", 30, 47)]
+    assert all(text[s.start:s.end] == s.text for s in spans)
+    assert spans[0].score == 0.9877
+
+
+def test_other_groups_and_empty_spans_are_dropped():
+    text = "Meet at Zoom ..."
+    assert to_spans(text, [entity(8, 12, group="LOC"), entity(13, 16)]) == []
+
+
+def test_a_bracket_inside_the_name_is_kept():
+    text = "Biology (Honors)"
+    (span,) = to_spans(text, [entity(0, 16)])
+    assert span.text == "Biology (Honors)"
