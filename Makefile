@@ -29,12 +29,15 @@ install: $(VENV)/.installed ## Create .venv with everything needed to train, ser
 
 .PHONY: models
 models: install ## Build the offline models into models/ (cached outside the clone)
-	PYTHON=$(PY) scripts/build-models.sh extractor
+	PYTHON=$(PY) scripts/build-models.sh extractor chatbot
 
 .PHONY: run
-run: models ## Serve the extractor on http://127.0.0.1:$(PORT)
-	$(PY) -m predictors.extractor --model_name extractor --model_dir models/extractor \
-		--host 127.0.0.1 --http_port $(PORT)
+run: models ## Serve both predictors on http://127.0.0.1:$(PORT) (PORT=8080)
+	$(PY) -m predictors --models models --host 127.0.0.1 --http_port $(PORT)
+
+.PHONY: chat
+chat: models ## Chat with the offline chatbot in the terminal (no server)
+	$(PY) -m predictors.chatbot.repl --model_dir models/chatbot
 
 .PHONY: lint
 lint: install ## ruff

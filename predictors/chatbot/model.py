@@ -1,0 +1,111 @@
+"""DialoGPT chatbot as a KServe custom predictor: multi-turn, stateless, batched.
+
+V1  POST /v1/models/chatbot:predict
+    {"instances": [{"message": "how are you?", "history": ["hi", "hello!"]}]}
+ →  {"predictions": [{"response": "I am doing well.", "history": ["hi", "hello!", "how are you?", "I am doing well."]}]}
+V2  POST /v2/models/chatbot/infer  with a BYTES input "message" (one per conversation, no history);
+    output "response" (BYTES), request id echoed.
+The server keeps no conversation state: history travels with each request, so any replica answers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from kserve import Model
+from kserve.errors import InvalidInput
+from kserve.protocol.infer_type import InferOutput, InferRequest, InferResponse
+
+from predictors.chatbot.generation import DialogueModel, PromptTooLong, Settings
+from predictors.chatbot.schema import DEFAULT_MAX_MESSAGE_CHARS, ChatInstance
+from predictors.common.payload import parse_instances, validate
+
+
+@dataclass
+class Batch:
+    instances: list[ChatInstance]
+    prompts: list[list[int]]
+    v2_request_id: str | None = None
+    responses: list[str] = field(default_factory=list)
+
+
+class Chatbot(Model):
+    def __init__(self, name: str, model_dir: str, device: str = "auto",
+                 max_batch_size: int = 64, max_message_chars: int = DEFAULT_MAX_MESSAGE_CHARS):
+        super().__init__(name)
+        self.model_dir = model_dir
+        self.device_choice = device
+        self.max_batch_size = max_batch_size
+        self.context = {"max_message_chars": max_message_chars}
+        # One generation thread: never blocks the event loop, never two generate() at once.
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{name}-generate")
+        self.dialogue: DialogueModel | None = None
+
+    def load(self) -> bool:
+        self.dialogue = DialogueModel(self.model_dir, self.device_choice)
+        self.ready = True  # readiness (GET /v1/models/<name>) answers 200 from here on
+        return self.ready
+
+    def instance(self, data, where: str = "") -> ChatInstance:
+        return validate(ChatInstance, data, where, self.context)
+
+    def prompt(self, instance: ChatInstance, where: str = "") -> list[int]:
+        try:
+            return self.dialogue.prompt_ids(instance.history, instance.message, instance.max_new_tokens)
+        except PromptTooLong as exc:
+            raise InvalidInput(f"{where}{exc}") from None
+
+    async def preprocess(self, payload: dict | bytes | InferRequest, headers: dict | None = None) -> Batch:
+        if isinstance(payload, InferRequest):
+            instances = self._v2_instances(payload)
+            request_id = payload.id or str(uuid.uuid4())
+        else:
+            instances = parse_instances(payload, ChatInstance, self.max_batch_size, self.context)
+            request_id = None
+        prompts = [self.prompt(inst, f"instances[{i}]: ") for i, inst in enumerate(instances)]
+        return Batch(instances, prompts, request_id)
+
+    def _v2_instances(self, request: InferRequest) -> list[ChatInstance]:
+        message = request.get_input_by_name("message")
+        if message is None or message.datatype != "BYTES":
+            raise InvalidInput('V2 request needs a BYTES input named "message"')
+        values = message.data if isinstance(message.data, list) else []
+        if not 0 < len(values) <= self.max_batch_size:
+            raise InvalidInput(f'input "message" needs 1 to {self.max_batch_size} strings, got {len(values)}')
+        texts = [v.decode("utf-8", "replace") if isinstance(v, bytes) else v for v in values]
+        return [self.instance({"message": t}, f"message[{i}].") for i, t in enumerate(texts)]
+
+    def generate(self, prompts: list[list[int]], instances: list[ChatInstance]) -> list[str]:
+        """Instances with equal settings generate together as one left-padded batch."""
+        groups: dict[Settings, list[int]] = defaultdict(list)
+        for index, inst in enumerate(instances):
+            groups[Settings(inst.max_new_tokens, inst.do_sample, inst.temperature, inst.top_p)].append(index)
+        responses = [""] * len(instances)
+        for settings, indices in groups.items():
+            replies = self.dialogue.generate([prompts[i] for i in indices], settings)
+            for index, reply in zip(indices, replies, strict=True):
+                responses[index] = reply
+        return responses
+
+    async def run(self, prompts: list[list[int]], instances: list[ChatInstance]) -> list[str]:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self.generate, prompts, instances)
+
+    async def predict(self, batch: Batch, headers: dict | None = None) -> Batch:
+        batch.responses = await self.run(batch.prompts, batch.instances)
+        return batch
+
+    async def postprocess(self, batch: Batch, headers: dict | None = None,
+                          response_headers: dict | None = None) -> dict | InferResponse:
+        if batch.v2_request_id is not None:
+            output = InferOutput(name="response", shape=[len(batch.responses)], datatype="BYTES",
+                                 data=batch.responses)
+            return InferResponse(response_id=batch.v2_request_id, model_name=self.name, infer_outputs=[output])
+        return {"predictions": [
+            {"response": reply, "history": [*inst.history, inst.message, reply]}
+            for inst, reply in zip(batch.instances, batch.responses, strict=True)
+        ]}

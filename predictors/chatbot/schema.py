@@ -1,0 +1,65 @@
+"""The chatbot's request shapes: one V1 instance model, reused by the seed route and the docs."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, ValidationInfo, field_validator
+
+DEFAULT_MAX_MESSAGE_CHARS = 2000
+MAX_HISTORY_TURNS = 200
+
+EXAMPLE_INSTANCE = {"message": "how are you?", "history": ["hi", "hello!"], "max_new_tokens": 40,
+                    "temperature": 0.7, "top_p": 0.9, "do_sample": True}
+
+
+def _check_text(text: str, info: ValidationInfo, what: str) -> str:
+    if not text.strip():
+        raise ValueError(f"{what} is empty")
+    limit = (info.context or {}).get("max_message_chars", DEFAULT_MAX_MESSAGE_CHARS)
+    if len(text) > limit:
+        raise ValueError(f"{what} has {len(text)} characters; at most {limit}")
+    return text
+
+
+class ChatInstance(BaseModel):
+    """One V1 instance. Only `message` is required; the defaults give greedy, reproducible replies."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [EXAMPLE_INSTANCE]})
+
+    message: StrictStr = Field(description="The user's new message")
+    history: list[StrictStr] = Field(default_factory=list, max_length=MAX_HISTORY_TURNS,
+                                     description="Earlier turns, oldest first, alternating user/bot")
+    max_new_tokens: int = Field(40, ge=1, le=256, strict=True)
+    temperature: float = Field(1.0, gt=0, le=100)
+    top_p: float = Field(1.0, gt=0, le=1)
+    do_sample: StrictBool = False
+
+    @field_validator("message")
+    @classmethod
+    def _message(cls, text: str, info: ValidationInfo) -> str:
+        return _check_text(text, info, "message")
+
+    @field_validator("history")
+    @classmethod
+    def _history(cls, turns: list[str], info: ValidationInfo) -> list[str]:
+        limit = (info.context or {}).get("max_message_chars", DEFAULT_MAX_MESSAGE_CHARS)
+        for i, turn in enumerate(turns):
+            if len(turn) > limit:
+                raise ValueError(f"history[{i}] has {len(turn)} characters; at most {limit}")
+        return turns
+
+    @field_validator("temperature", "top_p", mode="before")
+    @classmethod
+    def _no_bools(cls, value):
+        if isinstance(value, bool):  # JSON true would otherwise pass as 1.0
+            raise ValueError("must be a number")
+        return value
+
+
+class SeedChatRequest(BaseModel):
+    """The tutorial's POST /chat body; `history` is optional so the tutorial's curl still works."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    message: StrictStr
+    max_length: int = Field(100, ge=1, le=256, strict=True, description="Most tokens in the reply")
+    history: list[StrictStr] = Field(default_factory=list, max_length=MAX_HISTORY_TURNS)
