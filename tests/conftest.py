@@ -7,8 +7,9 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,6 +56,32 @@ class Predictor:
                 self.process.kill()
                 self.process.wait()
         return self.process.returncode
+
+
+def assert_ready_answers_during(predictor: Predictor, send: Callable[[], int]) -> None:
+    """Run `send()` (a long request; returns its status) on a thread and poll readiness meanwhile:
+    readiness must answer fast the whole time, which a blocked event loop could not."""
+    result: dict = {}
+
+    def run() -> None:
+        started = time.monotonic()
+        result["status"] = send()
+        result["seconds"] = time.monotonic() - started
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    time.sleep(0.3)  # let the request reach the model
+    latencies = []
+    while worker.is_alive():
+        started = time.monotonic()
+        assert httpx.get(f"{predictor.url}/v1/models/{predictor.name}", timeout=10).status_code == 200
+        latencies.append(time.monotonic() - started)
+        time.sleep(0.1)
+    worker.join()
+    assert result["status"] == 200
+    assert latencies, "the request finished before any readiness check ran"
+    assert result["seconds"] > 1.0  # long enough that a blocked loop would show
+    assert max(latencies) < min(0.5, result["seconds"] / 2)
 
 
 def start_predictor(module: str, name: str, model_dir: Path, *extra: str) -> Predictor:

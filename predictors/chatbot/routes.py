@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from kserve.errors import ModelNotReady
 
 from predictors.chatbot.model import Chatbot
 from predictors.chatbot.schema import SeedChatRequest
-from predictors.common.payload import decode_json, validate
+from predictors.common.payload import documented_body, ready_body, validate
 
 
 def seed_router(model: Chatbot) -> APIRouter:
@@ -16,14 +15,10 @@ def seed_router(model: Chatbot) -> APIRouter:
     @router.post(
         "/chat",
         summary="Reply to a message (the tutorial's contract; pass `history` back to continue)",
-        # Parsed by hand so a bare `curl -d` (form content type) works; errors are HTTP 4xx.
-        openapi_extra={"requestBody": {"required": True, "content": {
-            "application/json": {"schema": SeedChatRequest.model_json_schema()}}}},
+        openapi_extra=documented_body(SeedChatRequest),
     )
     async def chat(request: Request) -> dict:
-        if not model.ready:
-            raise ModelNotReady(model.name)
-        body = validate(SeedChatRequest, decode_json(await request.body()))
+        body = validate(SeedChatRequest, await ready_body(request, model))
         instance = model.instance(
             {"message": body.message, "history": body.history, "max_new_tokens": body.max_length})
         (reply,) = await model.run([model.prompt(instance)], [instance])

@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any, TypeVar
 
 import orjson
-from kserve.errors import InvalidInput
+from kserve import Model
+from kserve.errors import InvalidInput, ModelNotReady
 from pydantic import BaseModel, ValidationError
+from starlette.requests import Request
 
 Instance = TypeVar("Instance", bound=BaseModel)
 
@@ -58,3 +60,16 @@ def parse_instances(
     if len(instances) > max_batch_size:
         raise InvalidInput(f'"instances" has {len(instances)} items; at most {max_batch_size} per request')
     return [validate(model, item, f"instances[{i}].", context) for i, item in enumerate(instances)]
+
+
+def documented_body(model: type[BaseModel]) -> dict:
+    """`openapi_extra` for a route that parses its body by hand (so a bare `curl -d` works)
+    but should still show its JSON schema in the docs."""
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": model.model_json_schema()}}}}
+
+
+async def ready_body(request: Request, model: Model) -> Any:
+    """The JSON body of a seed-route request, once the model is ready (503 before)."""
+    if not model.ready:
+        raise ModelNotReady(model.name)
+    return decode_json(await request.body())

@@ -11,14 +11,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import signal
+import sys
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from fastapi import APIRouter
 from kserve import Model, ModelServer, model_server
 from kserve.constants.constants import FASTAPI_APP_IMPORT_STRING
 from kserve.logging import logger
 from kserve.protocol.rest.server import RESTServer
+
+from predictors.common.model_dir import ModelDirError, check_model_dir
 
 
 def _load_in_background(models: Sequence[Model]) -> asyncio.Future:
@@ -86,3 +89,19 @@ def serve(models: Sequence[Model], args: argparse.Namespace, routers: Iterable[A
         signal.signal(sig, lambda *_: None)
     logger.info("listening on http://%s:%s", args.host, args.http_port)
     return asyncio.run(_run(rest, models))
+
+
+def run_predictor(
+    parser: argparse.ArgumentParser,
+    build: Callable[[argparse.Namespace], tuple[Model, list[APIRouter]]],
+    argv: list[str] | None = None,
+) -> int:
+    """Parse, check the model dir (fail fast, before the port opens), build, serve."""
+    args = parser.parse_args(argv)
+    try:
+        check_model_dir(args.model_dir)
+    except ModelDirError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    model, routers = build(args)
+    return serve([model], args, routers)

@@ -5,26 +5,23 @@ from __future__ import annotations
 import sys
 
 from predictors.common.cli import build_parser
-from predictors.common.model_dir import ModelDirError, check_model_dir
-from predictors.common.server import serve
+from predictors.common.server import run_predictor
 from predictors.extractor.model import CourseExtractor
 from predictors.extractor.routes import seed_router
 from predictors.extractor.schema import DEFAULT_MAX_TEXT_CHARS
+
+
+def build(args):
+    model = CourseExtractor(args.model_name, args.model_dir, device=args.device,
+                            max_batch_size=args.max_batch_size, max_text_chars=args.max_text_chars)
+    return model, [seed_router(model)]
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser("Course-name extractor (KServe custom predictor)", model_name="extractor")
     parser.add_argument("--max_text_chars", type=int, default=DEFAULT_MAX_TEXT_CHARS,
                         help="Longest text accepted per instance")
-    args = parser.parse_args(argv)
-    try:
-        check_model_dir(args.model_dir)  # fail fast, before the port opens
-    except ModelDirError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    model = CourseExtractor(args.model_name, args.model_dir, device=args.device,
-                            max_batch_size=args.max_batch_size, max_text_chars=args.max_text_chars)
-    return serve([model], args, routers=[seed_router(model)])
+    return run_predictor(parser, build, argv)
 
 
 if __name__ == "__main__":

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from kserve.errors import ModelNotReady
 
-from predictors.common.payload import decode_json
+from predictors.common.payload import documented_body, ready_body
 from predictors.extractor.model import CourseExtractor
 from predictors.extractor.schema import ExtractInstance
 
@@ -16,15 +15,10 @@ def seed_router(model: CourseExtractor) -> APIRouter:
     @router.post(
         "/extract-course-name/",
         summary="Course names found in the text (the tutorial's contract)",
-        # The body is parsed by hand so a bare `curl -d` (form content type) works too;
-        # this keeps the documented schema the same as a V1 instance.
-        openapi_extra={"requestBody": {"required": True, "content": {
-            "application/json": {"schema": ExtractInstance.model_json_schema()}}}},
+        openapi_extra=documented_body(ExtractInstance),  # the same shape as a V1 instance
     )
     async def extract_course_name(request: Request) -> dict[str, list[str]]:
-        if not model.ready:
-            raise ModelNotReady(model.name)
-        text = model.validate_text(decode_json(await request.body()))
+        text = model.validate_text(await ready_body(request, model))
         spans = (await model.run([text]))[0]
         return {"extracted_course_names": [s.text for s in spans]}
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
-import time
 
 import httpx
 import pytest
 from kserve import InferenceRESTClient, RESTConfig
+
+from tests.conftest import assert_ready_answers_during
 
 SENTENCE = "This fall I am taking Introduction to Artificial Intelligence and Linear Algebra."
 
@@ -163,24 +163,4 @@ def test_unknown_model_is_a_404(extractor):
 
 def test_health_answers_while_a_long_batch_runs(extractor):
     big = {"instances": [("I am taking Linear Algebra and Organic Chemistry. " * 38)[:2000]] * 64}
-    result: dict = {}
-
-    def run_batch():
-        started = time.monotonic()
-        result["status"] = predict(extractor, big).status_code
-        result["seconds"] = time.monotonic() - started
-
-    worker = threading.Thread(target=run_batch)
-    worker.start()
-    time.sleep(0.3)  # let the batch reach the model
-    latencies = []
-    while worker.is_alive():
-        started = time.monotonic()
-        assert httpx.get(f"{extractor.url}/v1/models/extractor", timeout=10).status_code == 200
-        latencies.append(time.monotonic() - started)
-        time.sleep(0.1)
-    worker.join()
-    assert result["status"] == 200
-    assert latencies, "the batch finished before any health check ran"
-    assert result["seconds"] > 1.0  # long enough that a blocked loop would show
-    assert max(latencies) < min(0.5, result["seconds"] / 2)
+    assert_ready_answers_during(extractor, lambda: predict(extractor, big).status_code)
