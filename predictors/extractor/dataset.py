@@ -21,7 +21,10 @@ LABEL2ID = {label: i for i, label in enumerate(LABELS)}
 IGNORE = -100  # Trainer's loss skips this label id
 
 SLOT = re.compile(r"\{(\w+)\}")
-COURSE_SLOTS = frozenset({"c", "t", "cc", "nick"})
+# A course code is a course mention wherever it stands: alone ("CS50") or printed next to its
+# title in a catalog line ("MATH 221: Linear Algebra" holds two mentions). One rule for codes
+# keeps the labels free of contradictions the model would otherwise have to learn around.
+COURSE_SLOTS = frozenset({"c", "t", "cc", "nick", "code"})
 # Plain fillers: slot name -> values. None of them is a course.
 FILLERS: dict[str, tuple[str, ...]] = {
     "prof": catalog.PROFESSORS,
@@ -150,11 +153,12 @@ def render(template: str, group: str, vocab: Vocabulary, rng: random.Random) -> 
     for i, piece in enumerate(SLOT.split(template)):
         if i % 2 == 0:
             value = piece
+        elif piece == "code":
+            value = _random_code(rng, areas[-1] if areas else None)
+            spans.append((length, length + len(value)))
         elif piece in COURSE_SLOTS:
             value = course_mention(piece)
             spans.append((length, length + len(value)))
-        elif piece == "code":
-            value = _random_code(rng, areas[-1] if areas else None)
         else:
             value = rng.choice(FILLERS[piece])
         text.append(value)

@@ -1,9 +1,10 @@
 """Sentence templates for the synthetic BIO dataset, grouped by how people write.
 
 Slots that become COURSE spans: {c} (a course as people mention it), {t} (the exact catalog
-title), {cc} (a code used as the name, "CS50"), {nick} (a nickname, "Orgo").
-Every other slot fills in text that is *not* a course: {code} is the department code printed
-next to a title in a catalog line, {book}, {major}, {job}, {prof}, ... (see dataset.FILLERS).
+title), {cc} (a code used as the name, "CS50"), {nick} (a nickname, "Orgo"), {code} (the code
+printed next to a title in a catalog line, matching the title's department).
+Every other slot fills in text that is *not* a course: {book}, {major}, {job}, {prof}, ...
+(see dataset.FILLERS).
 The train/eval split is taken inside each group, so evaluation sees unseen phrasing of every kind.
 """
 

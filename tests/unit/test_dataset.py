@@ -78,16 +78,16 @@ def test_generation_is_seeded_and_spans_are_exact():
     assert 0.5 < with_courses / len(first) < 0.95  # negatives are a real share
 
 
-def test_negative_templates_yield_no_spans_and_catalog_lines_label_only_the_title():
+def test_negative_templates_yield_no_spans_and_catalog_lines_label_code_and_title():
     import random
 
     train, _ = split_vocabulary()
     rng = random.Random(0)
     assert render("He works as a {job} at {company}.", "hard_negative", train, rng).spans == ()
     example = render("{code}: {t} ({credits} credits)", "catalog", train, rng)
-    (span,) = example.spans
     code, rest = example.text.split(": ", 1)
-    assert example.text[span[0]:span[1]] == rest.rsplit(" (", 1)[0]
+    assert example.courses == [code, rest.rsplit(" (", 1)[0]]
+    assert re.fullmatch(r"[A-Z]+[ -]?\d+[AL]?", code)
 
 
 def test_first_subtoken_alignment():
