@@ -53,9 +53,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--base-model", default=None, help="Model dir or hub id (default: packaged MiniLM)")
     parser.add_argument("--output-dir", type=Path, default=Path("models/extractor"))
-    parser.add_argument("--train-size", type=int, default=4000, help="synthetic training examples")
+    parser.add_argument("--train-size", type=int, default=3000, help="synthetic training examples")
     parser.add_argument("--eval-size", type=int, default=1000, help="held-out synthetic sentences")
-    parser.add_argument("--epochs", type=float, default=2.0)
+    parser.add_argument("--epochs", type=float, default=3.0)  # more passes beat more sentences here
     parser.add_argument("--max-steps", type=int, default=-1, help="stop after N steps (quick runs)")
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--learning-rate", type=float, default=2e-4)
