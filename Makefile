@@ -27,6 +27,11 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 .PHONY: install
 install: $(VENV)/.installed ## Create .venv with everything needed to train, serve and test
 
+.PHONY: constraints
+constraints: install ## Re-pin every dependency into constraints.txt (after editing pyproject.toml)
+	{ head -3 constraints.txt; $(PY) -m pip freeze --exclude-editable 2>/dev/null | grep -v -i -E '^(torch|simplechat)=='; } \
+		> constraints.txt.new && mv constraints.txt.new constraints.txt
+
 .PHONY: models
 models: install ## Build the offline models into models/ (cached outside the clone)
 	PYTHON=$(PY) scripts/build-models.sh extractor chatbot
