@@ -14,7 +14,7 @@ from predictors.common.server import run_predictor
 def build(args):
     model = Chatbot(args.model_name, args.model_dir, device=args.device,
                     max_batch_size=args.max_batch_size, max_message_chars=args.max_message_chars)
-    return model, [seed_router(model)]
+    return [model], [seed_router(model)]
 
 
 def main(argv: list[str] | None = None) -> int:

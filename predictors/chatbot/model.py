@@ -22,7 +22,7 @@ from kserve.protocol.infer_type import InferOutput, InferRequest, InferResponse
 
 from predictors.chatbot.generation import DialogueModel, PromptTooLong, Settings
 from predictors.chatbot.schema import DEFAULT_MAX_MESSAGE_CHARS, ChatInstance
-from predictors.common.payload import parse_instances, validate
+from predictors.common.payload import parse_instances, v2_strings, validate
 
 
 @dataclass
@@ -70,13 +70,7 @@ class Chatbot(Model):
         return Batch(instances, prompts, request_id)
 
     def _v2_instances(self, request: InferRequest) -> list[ChatInstance]:
-        message = request.get_input_by_name("message")
-        if message is None or message.datatype != "BYTES":
-            raise InvalidInput('V2 request needs a BYTES input named "message"')
-        values = message.data if isinstance(message.data, list) else []
-        if not 0 < len(values) <= self.max_batch_size:
-            raise InvalidInput(f'input "message" needs 1 to {self.max_batch_size} strings, got {len(values)}')
-        texts = [v.decode("utf-8", "replace") if isinstance(v, bytes) else v for v in values]
+        texts = v2_strings(request, "message", self.max_batch_size)
         return [self.instance({"message": t}, f"message[{i}].") for i, t in enumerate(texts)]
 
     def generate(self, prompts: list[list[int]], instances: list[ChatInstance]) -> list[str]:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, ValidationInfo, field_validator
 
+from predictors.common.payload import bounded_text
+
 DEFAULT_MAX_MESSAGE_CHARS = 2000
 MAX_HISTORY_TURNS = 200
 
@@ -11,13 +13,8 @@ EXAMPLE_INSTANCE = {"message": "how are you?", "history": ["hi", "hello!"], "max
                     "temperature": 0.7, "top_p": 0.9, "do_sample": True}
 
 
-def _check_text(text: str, info: ValidationInfo, what: str) -> str:
-    if not text.strip():
-        raise ValueError(f"{what} is empty")
-    limit = (info.context or {}).get("max_message_chars", DEFAULT_MAX_MESSAGE_CHARS)
-    if len(text) > limit:
-        raise ValueError(f"{what} has {len(text)} characters; at most {limit}")
-    return text
+def _limit(info: ValidationInfo) -> int:
+    return (info.context or {}).get("max_message_chars", DEFAULT_MAX_MESSAGE_CHARS)
 
 
 class ChatInstance(BaseModel):
@@ -36,15 +33,13 @@ class ChatInstance(BaseModel):
     @field_validator("message")
     @classmethod
     def _message(cls, text: str, info: ValidationInfo) -> str:
-        return _check_text(text, info, "message")
+        return bounded_text(text, _limit(info), "message")
 
     @field_validator("history")
     @classmethod
     def _history(cls, turns: list[str], info: ValidationInfo) -> list[str]:
-        limit = (info.context or {}).get("max_message_chars", DEFAULT_MAX_MESSAGE_CHARS)
         for i, turn in enumerate(turns):
-            if len(turn) > limit:
-                raise ValueError(f"history[{i}] has {len(turn)} characters; at most {limit}")
+            bounded_text(turn, _limit(info), f"history[{i}]", allow_empty=True)
         return turns
 
     @field_validator("temperature", "top_p", mode="before")

@@ -88,9 +88,9 @@ def collate(features: list[dict]) -> dict[str, torch.Tensor]:
     return {"input_ids": ids, "attention_mask": mask, "labels": labels}
 
 
-def learned_reply_rate(model_dir: Path, turns: list[str], known: dict[str, set[str]], lower: bool) -> tuple[int, int]:
+def learned_reply_rate(dialogue: DialogueModel, turns: list[str], known: dict[str, set[str]],
+                       lower: bool) -> tuple[int, int]:
     """How many probe turns get, greedily, a reply the corpus gives to that turn."""
-    dialogue = DialogueModel(model_dir, device="cpu")
     hits = 0
     for turn in turns:
         try:
@@ -173,8 +173,9 @@ def train(args: argparse.Namespace) -> dict:
     tokenizer.save_pretrained(args.output_dir)
 
     known, probes = replies(dialogues), probe_turns(dialogues)
-    hits, total = learned_reply_rate(args.output_dir, probes, known, lower=False)
-    lower_hits, _ = learned_reply_rate(args.output_dir, probes, known, lower=True)
+    saved = DialogueModel(args.output_dir, device="cpu")  # the saved dir, as the predictor loads it
+    hits, total = learned_reply_rate(saved, probes, known, lower=False)
+    lower_hits, _ = learned_reply_rate(saved, probes, known, lower=True)
     metrics = {
         "parameters": parameters,
         "train_conversations": len(train_ds),

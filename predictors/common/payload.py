@@ -7,6 +7,7 @@ from typing import Any, TypeVar
 import orjson
 from kserve import Model
 from kserve.errors import InvalidInput, ModelNotReady
+from kserve.protocol.infer_type import InferRequest
 from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 
@@ -38,6 +39,26 @@ def validate(model: type[Instance], data: Any, where: str = "", context: dict | 
         return model.model_validate(data, context=context)
     except ValidationError as exc:
         raise InvalidInput(describe(exc, where)) from None
+
+
+def bounded_text(text: str, limit: int, what: str, allow_empty: bool = False) -> str:
+    """For pydantic validators: refuse a blank or over-long string, naming it in the message."""
+    if not allow_empty and not text.strip():
+        raise ValueError(f"{what} is empty")
+    if len(text) > limit:
+        raise ValueError(f"{what} has {len(text)} characters; at most {limit}")
+    return text
+
+
+def v2_strings(request: InferRequest, name: str, max_batch_size: int) -> list[str]:
+    """The strings of the V2 BYTES input `name`, one per instance, 1 to `max_batch_size` of them."""
+    tensor = request.get_input_by_name(name)
+    if tensor is None or tensor.datatype != "BYTES":
+        raise InvalidInput(f'V2 request needs a BYTES input named "{name}"')
+    values = tensor.data if isinstance(tensor.data, list) else []
+    if not 0 < len(values) <= max_batch_size:
+        raise InvalidInput(f'input "{name}" needs 1 to {max_batch_size} strings, got {len(values)}')
+    return [v.decode("utf-8", "replace") if isinstance(v, bytes) else v for v in values]
 
 
 def parse_instances(

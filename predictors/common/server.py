@@ -87,21 +87,25 @@ def serve(models: Sequence[Model], args: argparse.Namespace, routers: Iterable[A
     # these no-op handlers take that re-raise, so Ctrl-C or a pod stop exits 0 without a traceback.
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: None)
-    logger.info("listening on http://%s:%s", args.host, args.http_port)
+    # On stdout, not only in the log: the one line a user of `make run` looks for.
+    print(f"serving {', '.join(m.name for m in models)} on http://{args.host}:{args.http_port}  (Ctrl-C stops)",
+          flush=True)
     return asyncio.run(_run(rest, models))
 
 
 def run_predictor(
     parser: argparse.ArgumentParser,
-    build: Callable[[argparse.Namespace], tuple[Model, list[APIRouter]]],
+    build: Callable[[argparse.Namespace], tuple[list[Model], list[APIRouter]]],
     argv: list[str] | None = None,
+    hint: str = "",
 ) -> int:
-    """Parse, check the model dir (fail fast, before the port opens), build, serve."""
+    """Parse, build, check every model's dir (fail fast, before the port opens), serve."""
     args = parser.parse_args(argv)
+    models, routers = build(args)  # constructing a model reads nothing: load() does
     try:
-        check_model_dir(args.model_dir)
+        for model in models:
+            check_model_dir(model.model_dir)
     except ModelDirError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {exc}{hint}", file=sys.stderr)
         return 2
-    model, routers = build(args)
-    return serve([model], args, routers)
+    return serve(models, args, routers)

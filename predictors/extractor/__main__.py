@@ -14,7 +14,7 @@ from predictors.extractor.schema import DEFAULT_MAX_TEXT_CHARS
 def build(args):
     model = CourseExtractor(args.model_name, args.model_dir, device=args.device,
                             max_batch_size=args.max_batch_size, max_text_chars=args.max_text_chars)
-    return model, [seed_router(model)]
+    return [model], [seed_router(model)]
 
 
 def main(argv: list[str] | None = None) -> int:

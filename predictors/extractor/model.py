@@ -18,13 +18,12 @@ from typing import Any
 
 import torch
 from kserve import Model
-from kserve.errors import InvalidInput
 from kserve.protocol.infer_type import InferOutput, InferRequest, InferResponse
 from transformers import AutoModelForTokenClassification, AutoTokenizer, pipeline
 
 from predictors.common.device import resolve_device
 from predictors.common.model_dir import check_model_dir
-from predictors.common.payload import parse_instances, validate
+from predictors.common.payload import parse_instances, v2_strings, validate
 from predictors.extractor.schema import DEFAULT_MAX_TEXT_CHARS, CourseSpan, ExtractInstance
 from predictors.extractor.spans import to_spans
 
@@ -86,13 +85,7 @@ class CourseExtractor(Model):
         return Batch([i.text for i in instances])
 
     def _v2_texts(self, request: InferRequest) -> list[str]:
-        text_input = request.get_input_by_name("text")
-        if text_input is None or text_input.datatype != "BYTES":
-            raise InvalidInput('V2 request needs a BYTES input named "text"')
-        values = text_input.data if isinstance(text_input.data, list) else []
-        texts = [v.decode("utf-8", "replace") if isinstance(v, bytes) else v for v in values]
-        if not 0 < len(texts) <= self.max_batch_size:
-            raise InvalidInput(f'input "text" needs 1 to {self.max_batch_size} strings, got {len(texts)}')
+        texts = v2_strings(request, "text", self.max_batch_size)
         return [self.validate_text(t, f"text[{i}]") for i, t in enumerate(texts)]
 
     async def predict(self, batch: Batch, headers: dict | None = None) -> Batch:

@@ -6,6 +6,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationInfo, field_validator, model_validator
 
+from predictors.common.payload import bounded_text
+
 DEFAULT_MAX_TEXT_CHARS = 2000
 
 EXAMPLE_TEXT = "This fall I am taking Introduction to Artificial Intelligence and Linear Algebra."
@@ -31,12 +33,7 @@ class ExtractInstance(BaseModel):
     @field_validator("text")
     @classmethod
     def _bounded(cls, text: str, info: ValidationInfo) -> str:
-        if not text.strip():
-            raise ValueError("text is empty")
-        limit = (info.context or {}).get("max_text_chars", DEFAULT_MAX_TEXT_CHARS)
-        if len(text) > limit:
-            raise ValueError(f"text has {len(text)} characters; at most {limit}")
-        return text
+        return bounded_text(text, (info.context or {}).get("max_text_chars", DEFAULT_MAX_TEXT_CHARS), "text")
 
 
 class CourseSpan(BaseModel):
