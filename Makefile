@@ -37,8 +37,16 @@ models: install ## Build the offline models into models/ (cached outside the clo
 	PYTHON=$(PY) scripts/build-models.sh extractor chatbot
 
 .PHONY: run
-run: models ## Serve both predictors on http://127.0.0.1:$(PORT) (PORT=8080)
+run: models ## Serve both models and the UI on http://127.0.0.1:$(PORT) (PORT=8080)
 	$(PY) -m predictors --models models --host 127.0.0.1 --http_port $(PORT)
+
+.PHONY: run-nginx
+run-nginx: models system-deps ## The standalone predictors behind real nginx, as in the cluster (PORT=8080)
+	PORT=$(PORT) PYTHON=$(PY) scripts/run-nginx.sh
+
+.PHONY: system-deps
+system-deps: ## Install the Debian packages the tests drive (nginx, chromium, envsubst) when missing
+	scripts/install-system-deps.sh
 
 .PHONY: chat
 chat: models ## Chat with the offline chatbot in the terminal (no server)
@@ -49,7 +57,7 @@ lint: install ## ruff
 	$(VENV)/bin/ruff check predictors tests
 
 .PHONY: test
-test: models lint ## Run the test suite
+test: models lint system-deps ## Run the test suite
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 .PHONY: clean

@@ -1,9 +1,10 @@
-"""The whole stack on one port, no cluster needed: both predictors with their seed routes.
+"""The whole stack on one port, no cluster needed: both predictors, their seed routes and the UI.
 
     python -m predictors --models models --http_port 8080
 
-The URL layout is the predictors' own (/v1/models/extractor:predict, /v1/models/chatbot:predict,
-/extract-course-name/, /chat, /health), so every client and test works unchanged.
+The URLs are the cluster's (what frontend/nginx.conf routes): the UI at /, the models under /api
+(/api/v1/models/chatbot:predict, /api/chat, ...). The predictors' own paths (/v1/models/..., /chat)
+answer too, so a client of a standalone predictor works unchanged.
 """
 
 from __future__ import annotations
@@ -11,18 +12,23 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from kserve import model_server
+
 from predictors.chatbot.model import Chatbot
 from predictors.chatbot.routes import seed_router as chat_routes
 from predictors.common.cli import build_parser
 from predictors.common.server import run_predictor
 from predictors.extractor.model import CourseExtractor
 from predictors.extractor.routes import seed_router as extract_routes
+from predictors.ui import FRONTEND, add_ui
 
 
 def build(args):
     extractor = CourseExtractor("extractor", str(args.models / "extractor"), device=args.device,
                                 max_batch_size=args.max_batch_size)
     chatbot = Chatbot("chatbot", str(args.models / "chatbot"), device=args.device, max_batch_size=args.max_batch_size)
+    if not args.no_ui:
+        add_ui(model_server.app, args.frontend)
     return [extractor, chatbot], [extract_routes(extractor), chat_routes(chatbot)]
 
 
@@ -30,6 +36,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser(__doc__.splitlines()[0], model_name="")
     parser.add_argument("--models", type=Path, default=Path("models"),
                         help="Directory holding extractor/ and chatbot/ model dirs")
+    parser.add_argument("--frontend", type=Path, default=FRONTEND, help="Directory of the UI's static files")
+    parser.add_argument("--no-ui", action="store_true", help="Serve the models only")
     return run_predictor(parser, build, argv, hint=" (run `make models`)")
 
 

@@ -18,6 +18,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = ROOT / "models"
+OUTPUT = ROOT / "test-output"  # screenshots and other artefacts a person may want to look at
 
 
 def free_port() -> int:
@@ -129,3 +130,55 @@ def extractor(extractor_dir: Path) -> Iterator[Predictor]:
 @pytest.fixture(scope="module")
 def chatbot(chatbot_dir: Path) -> Iterator[Predictor]:
     yield from running("predictors.chatbot", "chatbot", chatbot_dir)
+
+
+@pytest.fixture(scope="session")
+def stack(extractor_dir: Path, chatbot_dir: Path) -> Iterator[str]:
+    """`python -m predictors` (what `make run` starts): both models and the UI on one port."""
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-m", "predictors", "--models", str(MODELS),
+                                "--host", "127.0.0.1", "--http_port", str(port)], cwd=ROOT)
+    extractor, chatbot = (Predictor(process, f"http://127.0.0.1:{port}", name) for name in ("extractor", "chatbot"))
+    try:
+        extractor.wait_ready()
+        chatbot.wait_ready()
+        yield extractor.url
+    finally:
+        assert extractor.stop() == 0  # Ctrl-C/SIGTERM stops it cleanly
+
+
+def install_system_deps(*commands: str) -> None:
+    """The tests drive Debian's nginx and chromium for real: install them when missing."""
+    result = subprocess.run([str(ROOT / "scripts" / "install-system-deps.sh"), *commands],
+                            capture_output=True, text=True, timeout=900)
+    if result.returncode != 0:
+        pytest.fail(f"could not install {', '.join(commands)}: {result.stderr.strip()}")
+
+
+@pytest.fixture(scope="session")
+def nginx_stack(extractor_dir: Path, chatbot_dir: Path) -> Iterator[str]:
+    """`scripts/run-nginx.sh` (what `make run-nginx` starts): the standalone predictors behind real
+    nginx with frontend/nginx.conf. Yields nginx's URL."""
+    install_system_deps("nginx", "envsubst")
+    port, chatbot_port, extractor_port = free_port(), free_port(), free_port()
+    env = {**os.environ, "PORT": str(port), "CHATBOT_PORT": str(chatbot_port),
+           "EXTRACTOR_PORT": str(extractor_port), "MODELS": str(MODELS), "PYTHON": sys.executable}
+    process = subprocess.Popen([str(ROOT / "scripts" / "run-nginx.sh")], cwd=ROOT, env=env,
+                               stdout=subprocess.PIPE, text=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for line in process.stdout:  # the script's ready line comes once both models answer through nginx
+            print(line, end="")
+            if line.startswith("ready: UI and /api"):
+                break
+        else:
+            pytest.fail(f"run-nginx.sh exited with {process.wait()} before it was ready")
+        threading.Thread(target=lambda: [print(x, end="") for x in process.stdout], daemon=True).start()
+        yield url
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            assert process.wait(timeout=30) == 0, "run-nginx.sh did not stop cleanly"
+        except subprocess.TimeoutExpired:
+            process.kill()
+            raise

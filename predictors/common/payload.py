@@ -30,7 +30,9 @@ def describe(error: ValidationError, prefix: str = "") -> str:
     for item in error.errors(include_url=False):
         loc = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in item["loc"])
         where = (prefix.rstrip(".") + loc).lstrip(".") or "body"
-        parts.append(f"{where}: {item['msg']}")
+        # Our validators' ValueErrors already say what is wrong: drop pydantic's "Value error, ".
+        message = item["msg"].removeprefix("Value error, ")
+        parts.append(f"{where}: {message}")
     return "; ".join(parts)
 
 

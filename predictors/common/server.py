@@ -43,7 +43,7 @@ def _load_in_background(models: Sequence[Model]) -> asyncio.Future:
     return done
 
 
-async def _run(rest: RESTServer, models: Sequence[Model]) -> int:
+async def _run(rest: RESTServer, models: Sequence[Model], url: str) -> int:
     serving = asyncio.create_task(rest.start())
     loading = _load_in_background(models)
     done, _ = await asyncio.wait({serving, loading}, return_when=asyncio.FIRST_COMPLETED)
@@ -54,11 +54,15 @@ async def _run(rest: RESTServer, models: Sequence[Model]) -> int:
             rest._server.should_exit = True
             await serving
             return 1
-        logger.info("ready: %s", ", ".join(m.name for m in models))
+        print(f"ready: {', '.join(m.name for m in models)} at {url}", flush=True)  # what `make run` users wait for
         await serving
     else:
         loading.cancel()
     return 0
+
+
+def _exit_cleanly(signum: int, frame: object) -> None:
+    raise SystemExit(0)
 
 
 def serve(models: Sequence[Model], args: argparse.Namespace, routers: Iterable[APIRouter] = ()) -> int:
@@ -83,14 +87,15 @@ def serve(models: Sequence[Model], args: argparse.Namespace, routers: Iterable[A
     rest.config.host = args.host
     for router in routers:
         model_server.app.include_router(router)
-    # uvicorn shuts down gracefully on the first SIGINT/SIGTERM, then re-raises the signal;
-    # these no-op handlers take that re-raise, so Ctrl-C or a pod stop exits 0 without a traceback.
+    # uvicorn shuts down gracefully on the first SIGINT/SIGTERM, then re-raises the signal; this
+    # handler takes that re-raise (and a signal before uvicorn listens), so Ctrl-C or a pod stop
+    # exits 0 without a traceback, whenever it comes.
     for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: None)
+        signal.signal(sig, _exit_cleanly)
     # On stdout, not only in the log: the one line a user of `make run` looks for.
-    print(f"serving {', '.join(m.name for m in models)} on http://{args.host}:{args.http_port}  (Ctrl-C stops)",
-          flush=True)
-    return asyncio.run(_run(rest, models))
+    url = f"http://{args.host}:{args.http_port}"
+    print(f"serving {', '.join(m.name for m in models)} on {url}  (Ctrl-C stops)", flush=True)
+    return asyncio.run(_run(rest, models, url))
 
 
 def run_predictor(

@@ -1,0 +1,165 @@
+"""The UI in headless Debian chromium (Playwright), against `make run`'s stack and against real nginx.
+
+Playwright never downloads a browser here: it drives the system's chromium by path.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from tests.conftest import OUTPUT, install_system_deps
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+
+COURSE_TEXT = "🎓 This fall I am taking Introduction to Artificial Intelligence and Linear Algebra."
+SCREENSHOTS = OUTPUT / "screenshots"
+
+
+@pytest.fixture(scope="module")  # not longer: sync Playwright holds an event loop that asyncio.run refuses
+def browser() -> Iterator:
+    install_system_deps("chromium")
+    with playwright_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=shutil.which("chromium"), headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(params=["stack", "nginx_stack"])
+def base_url(request) -> str:
+    """Every UI test runs on `make run`'s one-port stack and behind nginx with its real headers."""
+    return request.getfixturevalue(request.param)
+
+
+@pytest.fixture
+def page(browser, base_url):
+    context = browser.new_context(viewport={"width": 1000, "height": 700})
+    page = context.new_page()
+    problems: list[str] = []  # a CSP violation, a script error or a missing UI file shows up here
+
+    def on_console(message) -> None:
+        # Failed API calls are logged too; the error tests cause them on purpose and check the page.
+        if message.type == "error" and not message.text.startswith("Failed to load resource"):
+            problems.append(message.text)
+
+    page.on("console", on_console)
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    page.on("response", lambda r: problems.append(f"{r.status} {r.url}")
+            if r.status >= 400 and "/api/" not in r.url else None)
+    page.set_default_timeout(30_000)
+    page.goto(base_url + "/")
+    yield page
+    context.close()
+    assert not problems, problems
+
+
+def screenshot(page, request, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    backend = request.node.callspec.params["base_url"]
+    page.screenshot(path=str(SCREENSHOTS / f"{name}-{backend}.png"))
+
+
+def chat_request(page, message: str) -> dict:
+    """Type `message` into the prompt, press Enter; returns the V1 instance the page sent."""
+    with page.expect_request(lambda r: r.url.endswith("/api/v1/models/chatbot:predict")) as sent:
+        page.locator("#chat-input").fill(message)
+        page.locator("#chat-input").press("Enter")
+    (instance,) = json.loads(sent.value.post_data)["instances"]
+    return instance
+
+
+def last_bot_line(page, count: int) -> str:
+    page.locator(".line.bot").nth(count - 1).wait_for()
+    return page.locator(".line.bot").nth(count - 1).inner_text()
+
+
+def test_chat_sends_and_shows_a_reply(page, request, base_url):
+    assert page.locator("#chat-input").evaluate("e => e.tagName") == "TEXTAREA"  # a real input
+    assert page.evaluate("document.activeElement.id") == "chat-input"
+    instance = chat_request(page, "hi")
+    assert instance == {"message": "hi", "history": []}
+    reply = last_bot_line(page, 1)
+    expected = httpx.post(f"{base_url}/api/v1/models/chatbot:predict", json={"instances": [instance]},
+                          timeout=60).json()["predictions"][0]["response"]
+    assert reply == expected and reply.strip()  # greedy decoding: the same reply every time
+    assert page.locator(".line.user").all_inner_texts() == ["hi"]
+    assert page.locator(".line.loading").count() == 0
+    screenshot(page, request, "chat")
+
+
+def test_follow_up_sends_the_history(page, base_url):
+    chat_request(page, "hi")
+    first = last_bot_line(page, 1)
+    instance = chat_request(page, "how are you?")
+    assert instance == {"message": "how are you?", "history": ["hi", first]}
+    second = last_bot_line(page, 2)
+    expected = httpx.post(f"{base_url}/api/v1/models/chatbot:predict", json={"instances": [instance]},
+                          timeout=60).json()["predictions"][0]["response"]
+    assert second == expected
+
+
+def test_clear_empties_the_terminal_and_the_history(page):
+    chat_request(page, "hi")
+    last_bot_line(page, 1)
+    page.locator("#chat-input").fill("clear")
+    page.locator("#chat-input").press("Enter")
+    assert page.locator("#terminal .line").count() == 0
+    assert chat_request(page, "hello")["history"] == []
+
+
+def test_keyboard_shift_enter_and_recall(page):
+    chat_request(page, "hi there")
+    last_bot_line(page, 1)
+    prompt = page.locator("#chat-input")
+    prompt.press("ArrowUp")
+    assert prompt.input_value() == "hi there"
+    prompt.fill("")
+    prompt.type("line one")
+    prompt.press("Shift+Enter")
+    prompt.type("line two")
+    assert prompt.input_value() == "line one\nline two"  # Shift+Enter adds a line, sends nothing
+    assert page.locator(".line.user").count() == 1
+
+
+def test_extractor_highlights_and_lists_courses(page, request):
+    page.get_by_role("tab", name="extract courses").click()
+    page.locator("#extract-input").fill(COURSE_TEXT)
+    with page.expect_response(lambda r: r.url.endswith("/api/v1/models/extractor:predict")):
+        page.get_by_role("button", name="extract").click()
+    marks = page.locator("#highlighted mark")
+    marks.first.wait_for()
+    # offsets are code points: the emoji before them must not shift the highlights
+    assert marks.all_inner_texts() == ["Introduction to Artificial Intelligence", "Linear Algebra"]
+    assert page.locator("#highlighted").inner_text() == COURSE_TEXT
+    items = page.locator("#course-list li").all_inner_texts()
+    assert [i.rsplit(" ", 1)[0] for i in items] == ["Introduction to Artificial Intelligence", "Linear Algebra"]
+    assert all(i.endswith("%") for i in items)
+    assert page.locator("#extract-status").inner_text() == "2 courses found"
+    screenshot(page, request, "extract")
+
+
+def test_server_errors_are_readable(page, request):
+    page.get_by_role("tab", name="extract courses").click()
+    page.locator("#extract-input").fill("x " * 1200)  # 2400 characters: over the extractor's limit
+    page.get_by_role("button", name="extract").click()
+    status = page.locator("#extract-status.error")
+    status.wait_for()
+    assert status.inner_text() == ("error 400 — the request was refused: "
+                                   "instances[0].text: text has 2400 characters; at most 2000")
+    assert page.locator("#extract-result").is_hidden()
+    screenshot(page, request, "extract-error")
+
+    page.get_by_role("tab", name="chat").click()
+    page.route("**/api/v1/models/chatbot:predict", lambda route: route.abort())
+    page.locator("#chat-input").fill("hi")
+    page.locator("#chat-input").press("Enter")
+    error = page.locator(".line.error")
+    error.wait_for()
+    assert error.inner_text().startswith("cannot reach the server")
+    screenshot(page, request, "chat-error")
