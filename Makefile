@@ -44,6 +44,14 @@ run: models ## Serve both models and the UI on http://127.0.0.1:$(PORT) (PORT=80
 run-nginx: models system-deps ## The standalone predictors behind real nginx, as in the cluster (PORT=8080)
 	PORT=$(PORT) PYTHON=$(PY) scripts/run-nginx.sh
 
+.PHONY: images
+images: ## Build the chatbot, extractor and ui images with docker or podman (scripts/build-images.sh --help)
+	scripts/build-images.sh
+
+.PHONY: images-test
+images-test: models ## Build the three images here (podman, local bases), run each container and check it
+	$(PY) -m pytest tests/images $(PYTEST_ARGS)
+
 .PHONY: system-deps
 system-deps: ## Install the Debian packages the tests drive (nginx, chromium, envsubst) when missing
 	scripts/install-system-deps.sh

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install the Debian packages the tests drive for real: nginx (the UI proxy, exactly as the
-# cluster runs it), chromium (headless browser tests) and gettext-base (envsubst renders
-# frontend/nginx.conf). Idempotent: installs only what is missing.
+# cluster runs it), chromium (headless browser tests), gettext-base (envsubst renders
+# frontend/nginx.conf); on request podman, runc and debootstrap (the image tests).
+# Idempotent: installs only what is missing.
 #
 #   scripts/install-system-deps.sh            # everything the tests need
 #   scripts/install-system-deps.sh nginx      # just these commands
@@ -9,7 +10,8 @@ set -euo pipefail
 [[ "${DEBUG:-0}" == 1 ]] && set -x
 
 # command -> Debian package that provides it
-declare -A PACKAGE=([nginx]=nginx [chromium]=chromium [envsubst]=gettext-base)
+declare -A PACKAGE=([nginx]=nginx [chromium]=chromium [envsubst]=gettext-base
+                    [podman]=podman [runc]=runc [debootstrap]=debootstrap)
 
 wanted=("$@")
 [[ ${#wanted[@]} -gt 0 ]] || wanted=(nginx chromium envsubst)

@@ -44,33 +44,10 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 0' INT TERM  # a requested stop is a clean exit; EXIT then stops the children
 
-# The same file the cluster ships, rendered with this machine's upstreams. The explicit list
-# keeps nginx's own $variables out of envsubst's reach.
-NGINX_LISTEN="$HOST:$PORT" UI_ROOT="$ROOT/frontend" \
-CHATBOT_UPSTREAM="127.0.0.1:$CHATBOT_PORT" EXTRACTOR_UPSTREAM="127.0.0.1:$EXTRACTOR_PORT" \
-TRUSTED_PROXY_CIDR="127.0.0.1/32" \
-  envsubst '${NGINX_LISTEN} ${UI_ROOT} ${CHATBOT_UPSTREAM} ${EXTRACTOR_UPSTREAM} ${TRUSTED_PROXY_CIDR}' \
-  < "$ROOT/frontend/nginx.conf" > "$WORK/simplechat.conf"
-
-# A minimal main config around it: the http context the official image also provides.
-cat > "$WORK/nginx.conf" <<EOF
-worker_processes 1;
-pid $WORK/nginx.pid;
-error_log stderr warn;
-events { worker_connections 256; }
-http {
-    include $MIME_TYPES;
-    default_type application/octet-stream;
-    access_log off;
-    client_body_temp_path $WORK/client_body;
-    proxy_temp_path $WORK/proxy;
-    fastcgi_temp_path $WORK/fastcgi;
-    uwsgi_temp_path $WORK/uwsgi;
-    scgi_temp_path $WORK/scgi;
-    include $WORK/simplechat.conf;
-}
-EOF
-"$NGINX" -t -q -p "$WORK" -c "$WORK/nginx.conf" || die "nginx -t failed on the rendered frontend/nginx.conf"
+# Only the UI's files are served, as in the ui image (not nginx.conf or the entrypoint).
+mkdir "$WORK/html"
+cp "$ROOT"/frontend/{index.html,app.js,styles.css,favicon.svg} "$WORK/html/"
+chmod -R a+rX "$WORK/html"
 
 start_predictor() {  # name port
   HF_HUB_OFFLINE=1 "$PYTHON" -m "predictors.$1" --model_dir "$MODELS/$1" --host 127.0.0.1 --http_port "$2" &
@@ -78,7 +55,12 @@ start_predictor() {  # name port
 }
 start_predictor chatbot "$CHATBOT_PORT"
 start_predictor extractor "$EXTRACTOR_PORT"
-"$NGINX" -p "$WORK" -c "$WORK/nginx.conf" -g 'daemon off;' &
+# The ui image's entrypoint, with this machine's upstreams and paths.
+NGINX_BIN="$NGINX" NGINX_LISTEN="$HOST:$PORT" UI_ROOT="$WORK/html" \
+CHATBOT_UPSTREAM="127.0.0.1:$CHATBOT_PORT" EXTRACTOR_UPSTREAM="127.0.0.1:$EXTRACTOR_PORT" \
+TRUSTED_PROXY_CIDR="127.0.0.1/32" NGINX_TEMPLATE="$ROOT/frontend/nginx.conf" NGINX_RUN_DIR="$WORK/run" \
+NGINX_MIME_TYPES="$MIME_TYPES" NGINX_ACCESS_LOG=off \
+  "$ROOT/frontend/nginx-entrypoint.sh" &
 pids+=($!)
 
 deadline=$((SECONDS + READY_TIMEOUT))

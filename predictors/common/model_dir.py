@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 
@@ -30,4 +31,7 @@ def check_model_dir(path: str | Path) -> Path:
             p.name for p in directory.glob("*.pt*"))
         reason = f"only pickle weights ({', '.join(pickles)})" if pickles else "no weights"
         raise ModelDirError(f"model dir {directory} has {reason}; safetensors are required")
+    unreadable = sorted(p.name for p in directory.iterdir() if p.is_file() and not os.access(p, os.R_OK))
+    if unreadable:  # e.g. a 0600 file copied into an image that runs as another user
+        raise ModelDirError(f"model dir {directory}: not readable by this user: {', '.join(unreadable)}")
     return directory

@@ -1,3 +1,6 @@
+import os
+from pathlib import Path
+
 import pytest
 
 from predictors.common.model_dir import ModelDirError, check_model_dir
@@ -25,3 +28,15 @@ def test_unusable_dirs_are_refused(tmp_path, files, reason):
 def test_missing_dir(tmp_path):
     with pytest.raises(ModelDirError, match="does not exist"):
         check_model_dir(tmp_path / "nope")
+
+
+def test_weights_this_user_cannot_read_are_named(tmp_path, monkeypatch):
+    (tmp_path / "config.json").write_text("{}")
+    weights = tmp_path / "model.safetensors"
+    weights.write_bytes(b"")
+    weights.chmod(0o600)
+    # The tests may run as root, which reads anything: ask as a user who owns nothing here would.
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode: Path(p) != weights and real_access(p, mode))
+    with pytest.raises(ModelDirError, match="not readable by this user: model.safetensors"):
+        check_model_dir(tmp_path)

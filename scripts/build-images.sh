@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# Build the three images (chatbot, extractor, ui) from the one Dockerfile with docker or podman,
+# tag them simplechat-<name>:<version>, print their sizes; optionally push them.
+#
+#   scripts/build-images.sh                         # public bases; predictors read /mnt/models
+#   scripts/build-images.sh --models copy           # bake models/chatbot and models/extractor in
+#   scripts/build-images.sh --models train          # train both models during the build
+#   scripts/build-images.sh --push docker.io/me     # also tag and push REGISTRY/simplechat-<name>:<version>
+#   scripts/build-images.sh --local                 # this machine: no image pulls, no torch index
+#
+# --local builds on debootstrapped stand-ins for the public bases (scripts/make-local-bases.sh)
+# and lends the build this host's network, CA bundle and wheel directory (PIP_FIND_LINKS) —
+# opt-in, never part of the public build.
+# Environment: ENGINE (docker|podman; default: whichever is present), VERSION (pyproject's),
+# TARGETS ("chatbot extractor ui").
+set -euo pipefail
+[[ "${DEBUG:-0}" == 1 ]] && set -x
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+die() { echo "build-images: $*" >&2; exit 1; }
+
+models=none
+push=""
+local_build=0
+while [[ $# -gt 0 ]]; do
+  case $1 in
+    --models) models=${2:?--models needs none|copy|train}; shift 2 ;;
+    --push) push=${2:?--push needs a registry, e.g. docker.io/you}; shift 2 ;;
+    --local) local_build=1; shift ;;
+    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+    *) die "unknown argument: $1 (see --help)" ;;
+  esac
+done
+[[ $models =~ ^(none|copy|train)$ ]] || die "--models must be none, copy or train"
+
+if [[ -z "${ENGINE:-}" ]]; then
+  if command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; then ENGINE=docker
+  elif command -v podman >/dev/null 2>&1; then ENGINE=podman
+  else die "neither docker nor podman found — install one"; fi
+fi
+engine=("$ENGINE")
+# Debian's podman defaults to crun, which this kind of sandbox lacks; runc works.
+if [[ $ENGINE == podman ]] && command -v runc >/dev/null && ! command -v crun >/dev/null; then
+  engine+=(--runtime runc)
+fi
+VERSION=${VERSION:-$(sed -n 's/^version = "\(.*\)"/\1/p' "$ROOT/pyproject.toml")}
+TARGETS=${TARGETS:-chatbot extractor ui}
+
+args=(--build-arg "CHATBOT_MODEL=$models" --build-arg "EXTRACTOR_MODEL=$models")
+if [[ $models == copy ]]; then
+  for name in chatbot extractor; do
+    [[ -f "$ROOT/models/$name/config.json" ]] || die "models/$name is missing — run make models (or use --models train)"
+    args+=(--build-context "$name-model-dir=$ROOT/models/$name")
+  done
+fi
+if [[ $local_build == 1 ]]; then
+  [[ $ENGINE == podman ]] || die "--local is for podman without a registry"
+  "$ROOT/scripts/make-local-bases.sh"
+  args+=(--build-arg PYTHON_BASE=localhost/simplechat-python-base
+         --build-arg NGINX_BASE=localhost/simplechat-nginx-base
+         --network host -v /etc/ssl/certs:/etc/ssl/certs:ro
+         --ulimit nofile=1024:1024 --ulimit nproc=1024:1024)
+  if [[ -d /opt/wheels ]]; then  # the CPU torch wheel lies here; the torch index is out of reach
+    args+=(-v /opt/wheels:/opt/wheels:ro --build-arg PIP_FIND_LINKS=/opt/wheels --build-arg TORCH_INDEX_URL=)
+  fi
+fi
+
+for target in $TARGETS; do
+  image="simplechat-$target:$VERSION"
+  echo "building $image (target $target, models: $models)"
+  started=$SECONDS
+  "${engine[@]}" build --target "$target" -t "$image" "${args[@]}" -f "$ROOT/Dockerfile" "$ROOT" >&2
+  echo "built $image in $((SECONDS - started)) s"
+done
+
+echo "images:"
+for target in $TARGETS; do
+  image="simplechat-$target:$VERSION"
+  bytes=$("${engine[@]}" image inspect --format '{{.Size}}' "$image")
+  printf '  %-32s %6d MB\n' "$image" $((bytes / 1000000))
+done
+
+if [[ -n $push ]]; then
+  for target in $TARGETS; do
+    image="simplechat-$target:$VERSION"
+    "${engine[@]}" tag "$image" "$push/$image"
+    "${engine[@]}" push "$push/$image"
+    echo "pushed $push/$image"
+  done
+fi

@@ -1,0 +1,163 @@
+"""The three images built and run for real (podman here, no Docker engine): both predictors'
+V1 and seed routes, the UI, and /api proxied through the ui container to the predictor containers.
+Each container runs read-only and as its image's non-root user.
+
+`make images-test` runs this module; `make test` does too, and it skips with the reason when
+podman cannot run containers on the machine.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import httpx
+import pytest
+
+from tests.conftest import ROOT, free_port, install_system_deps
+
+VERSION = "test"
+NAMES = ("chatbot", "extractor", "ui")
+# Host network: containers bind loopback only and reach each other there. The rlimits: this
+# sandbox refuses runc's defaults.
+RUN_FLAGS = ("--network", "host", "--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024")
+report: list[str] = []  # sizes and times to ready: conftest prints them in the summary
+
+
+def podman(*args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run(["podman", "--runtime", "runc", *args], capture_output=True, text=True,
+                          check=check, timeout=timeout)
+
+
+def podman_problem() -> str | None:
+    """Why podman cannot build and run containers here, or None."""
+    try:
+        install_system_deps("podman", "runc", "debootstrap")
+    except pytest.fail.Exception as exc:
+        return str(exc)
+    if os.geteuid() != 0:
+        return "the local base images need debootstrap, which needs root"
+    probe = podman("info", "--format", "{{.Host.OCIRuntime.Name}}", check=False)
+    if probe.returncode != 0:
+        return f"podman info failed: {probe.stderr.strip()[:300]}"
+    return None
+
+
+@pytest.fixture(scope="module")
+def images() -> Iterator[dict[str, str]]:
+    problem = podman_problem()
+    if problem:
+        pytest.skip(f"podman is not usable here: {problem}")
+    if not all((ROOT / "models" / name / "config.json").exists() for name in ("chatbot", "extractor")):
+        pytest.fail("models/ is missing: run `make models` (make images-test does it for you)")
+    build = subprocess.run([str(ROOT / "scripts" / "build-images.sh"), "--local", "--models", "copy"],
+                           capture_output=True, text=True, env={**os.environ, "VERSION": VERSION}, timeout=3000)
+    assert build.returncode == 0, build.stderr[-4000:]
+    report.extend(line for line in build.stdout.splitlines() if line.startswith(("  simplechat-", "built ")))
+    yield {name: f"localhost/simplechat-{name}:{VERSION}" for name in NAMES}
+
+
+@dataclass
+class Container:
+    name: str
+    url: str
+    seconds_to_ready: float
+
+
+def run_container(image: str, ready_path: str, env: dict[str, str] | None = None, *args: str,
+                  port: int | None = None) -> Container:
+    """`podman run` read-only on the host network (so it binds loopback only); waits for ready_path."""
+    name = f"simplechat-test-{uuid.uuid4().hex[:8]}"
+    env_flags = [flag for key, value in (env or {}).items() for flag in ("-e", f"{key}={value}")]
+    started = time.monotonic()
+    podman("run", "-d", "--rm", "--name", name, "--read-only", *RUN_FLAGS, *env_flags, image, *args)
+    url = f"http://127.0.0.1:{port}"
+    deadline = started + 180
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url + ready_path, timeout=2).status_code == 200:
+                return Container(name, url, time.monotonic() - started)
+        except httpx.TransportError:
+            pass
+        if podman("container", "exists", name, check=False).returncode != 0:
+            break
+        time.sleep(0.3)
+    logs = podman("logs", name, check=False).stderr[-3000:]
+    podman("rm", "-f", name, check=False)
+    raise AssertionError(f"{image} not ready on {url}{ready_path}: {logs}")
+
+
+@pytest.fixture(scope="module")
+def containers(images) -> Iterator[dict[str, Container]]:
+    running: dict[str, Container] = {}
+    try:
+        for name in ("chatbot", "extractor"):
+            port = free_port()
+            running[name] = run_container(images[name], f"/v1/models/{name}", None,
+                                          "--host", "127.0.0.1", "--http_port", str(port), port=port)
+        port = free_port()
+        running["ui"] = run_container(images["ui"], "/healthz", {
+            "NGINX_LISTEN": f"127.0.0.1:{port}",
+            "CHATBOT_UPSTREAM": running["chatbot"].url.removeprefix("http://"),
+            "EXTRACTOR_UPSTREAM": running["extractor"].url.removeprefix("http://"),
+            "TRUSTED_PROXY_CIDR": "127.0.0.1/32",
+        }, port=port)
+        report.extend(f"  {name:<10} ready in {c.seconds_to_ready:5.1f} s" for name, c in running.items())
+        yield running
+    finally:
+        for container in running.values():
+            podman("stop", "-t", "10", container.name, check=False)
+
+
+def test_images_run_as_non_root_with_a_read_only_root(containers):
+    for name, container in containers.items():
+        uid = podman("exec", container.name, "id", "-u").stdout.strip()
+        assert uid != "0", f"{name} runs as root"
+        write = podman("exec", container.name, "touch", "/usr/probe", check=False)
+        assert write.returncode != 0 and "Read-only file system" in write.stderr, f"{name}: {write.stderr}"
+        assert podman("exec", container.name, "touch", "/tmp/probe", check=False)  # noqa: S108 - inside the container.returncode == 0
+
+
+def test_predictor_images_have_no_compiler(images):
+    for name in ("chatbot", "extractor"):
+        found = podman("run", "--rm", *RUN_FLAGS, "--entrypoint", "sh", images[name], "-c",
+                       "command -v gcc cc g++ || true").stdout.strip()
+        assert found == "", f"{name} image ships a compiler: {found}"
+
+
+def test_chatbot_container(containers):
+    url = containers["chatbot"].url
+    reply = httpx.post(f"{url}/v1/models/chatbot:predict", json={"instances": [{"message": "hi"}]}, timeout=60)
+    assert reply.status_code == 200 and reply.json()["predictions"][0]["response"].strip()
+    seed = httpx.post(f"{url}/chat", json={"message": "hi"}, timeout=60)
+    assert seed.status_code == 200 and seed.json()["history"][0] == "hi"
+
+
+def test_extractor_container(containers):
+    url = containers["extractor"].url
+    text = "This fall I am taking Introduction to Artificial Intelligence and Linear Algebra."
+    response = httpx.post(f"{url}/v1/models/extractor:predict", content=f'{{"instances":[{{"text":"{text}"}}]}}',
+                          timeout=60)
+    courses = response.json()["predictions"][0]["courses"]
+    assert [(c["text"], c["start"], c["end"]) for c in courses] == [
+        ("Introduction to Artificial Intelligence", 22, 61), ("Linear Algebra", 66, 80)]
+    seed = httpx.post(f"{url}/extract-course-name/", json={"text": "I am taking Linear Algebra"}, timeout=60)
+    assert seed.json() == {"extracted_course_names": ["Linear Algebra"]}
+
+
+def test_ui_container_serves_the_page_and_proxies_api(containers):
+    url = containers["ui"].url
+    page = httpx.get(f"{url}/")
+    assert page.status_code == 200 and page.text == (ROOT / "frontend" / "index.html").read_text(encoding="utf-8")
+    assert "script-src 'self'" in page.headers["content-security-policy"]
+    body = b'{"instances":["I loved Organic Chemistry"]}'
+    courses = httpx.post(f"{url}/api/v1/models/extractor:predict", content=body,
+                         timeout=60).json()["predictions"][0]["courses"]
+    assert [c["text"] for c in courses] == ["Organic Chemistry"]
+    chat = httpx.post(f"{url}/api/chat", json={"message": "hi"}, timeout=60)
+    assert chat.status_code == 200 and chat.json()["response"].strip()
+    assert httpx.get(f"{url}/api/health").json() == {"status": "healthy"}
