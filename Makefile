@@ -52,6 +52,10 @@ images: ## Build the chatbot, extractor and ui images with docker or podman (scr
 images-test: models ## Build the three images here (podman, local bases), run each container and check it
 	$(PY) -m pytest tests/images $(PYTEST_ARGS)
 
+.PHONY: manifests
+manifests: ## Re-render manifests/ from the Helm chart (a test fails when they differ)
+	PYTHON=$(PY) scripts/render-manifests.sh
+
 .PHONY: system-deps
 system-deps: ## Install the Debian packages the tests drive (nginx, chromium, envsubst) when missing
 	scripts/install-system-deps.sh

@@ -5,8 +5,8 @@
 # container runs with a read-only root filesystem.
 set -eu
 
-: "${CHATBOT_UPSTREAM:?set CHATBOT_UPSTREAM to the chatbot predictor's host:port}"
-: "${EXTRACTOR_UPSTREAM:?set EXTRACTOR_UPSTREAM to the extractor predictor's host:port}"
+: "${CHATBOT_UPSTREAM:?set CHATBOT_UPSTREAM to host:port of the chatbot predictor}"
+: "${EXTRACTOR_UPSTREAM:?set EXTRACTOR_UPSTREAM to host:port of the extractor predictor}"
 export CHATBOT_UPSTREAM EXTRACTOR_UPSTREAM
 export NGINX_LISTEN="${NGINX_LISTEN:-8080}"
 export UI_ROOT="${UI_ROOT:-/usr/share/nginx/html}"
@@ -18,7 +18,8 @@ ACCESS_LOG="${NGINX_ACCESS_LOG:-/dev/stdout}"
 NGINX="${NGINX_BIN:-nginx}"
 
 mkdir -p "$RUN_DIR"
-# The explicit list keeps nginx's own $variables out of envsubst's reach.
+# The explicit list keeps nginx's own $variables out of envsubst's reach (hence single quotes).
+# shellcheck disable=SC2016
 envsubst '${NGINX_LISTEN} ${UI_ROOT} ${CHATBOT_UPSTREAM} ${EXTRACTOR_UPSTREAM} ${TRUSTED_PROXY_CIDR}' \
   < "$TEMPLATE" > "$RUN_DIR/simplechat.conf"
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install the Debian packages the tests drive for real: nginx (the UI proxy, exactly as the
 # cluster runs it), chromium (headless browser tests), gettext-base (envsubst renders
-# frontend/nginx.conf); on request podman, runc and debootstrap (the image tests).
+# frontend/nginx.conf); on request podman, runc and debootstrap (the image tests) and the
+# script linter.
 # Idempotent: installs only what is missing.
 #
 #   scripts/install-system-deps.sh            # everything the tests need
@@ -11,7 +12,7 @@ set -euo pipefail
 
 # command -> Debian package that provides it
 declare -A PACKAGE=([nginx]=nginx [chromium]=chromium [envsubst]=gettext-base
-                    [podman]=podman [runc]=runc [debootstrap]=debootstrap)
+                    [podman]=podman [runc]=runc [debootstrap]=debootstrap [shellcheck]=shellcheck)
 
 wanted=("$@")
 [[ ${#wanted[@]} -gt 0 ]] || wanted=(nginx chromium envsubst)

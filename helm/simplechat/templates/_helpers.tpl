@@ -1,0 +1,118 @@
+{{/*
+Chart name, truncated to 63 characters (the DNS label limit).
+*/}}
+{{- define "simplechat.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+Fully qualified app name: the release name, unless it already contains the chart name.
+Resources are named <fullname>-<component>; KServe adds "-predictor" (10 characters) to an
+InferenceService name, so the prefix is kept to 40 characters.
+*/}}
+{{- define "simplechat.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 40 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 40 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 40 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+Chart name and version, for the helm.sh/chart label.
+*/}}
+{{- define "simplechat.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+Common labels.
+*/}}
+{{- define "simplechat.labels" -}}
+helm.sh/chart: {{ include "simplechat.chart" . }}
+app.kubernetes.io/name: {{ include "simplechat.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: simplechat
+{{- end }}
+
+{{/*
+Selector labels (stable across upgrades: no version).
+*/}}
+{{- define "simplechat.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "simplechat.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{/*
+Image reference of one component: [registry/]simplechat-<component>:<tag or appVersion>.
+Usage: include "simplechat.image" (dict "root" . "component" "chatbot")
+*/}}
+{{- define "simplechat.image" -}}
+{{- $image := .root.Values.image }}
+{{- $tag := default .root.Chart.AppVersion $image.tag }}
+{{- if $image.registry }}
+{{- printf "%s/simplechat-%s:%s" (trimSuffix "/" $image.registry) .component $tag }}
+{{- else }}
+{{- printf "simplechat-%s:%s" .component $tag }}
+{{- end }}
+{{- end }}
+
+{{/*
+Name of a predictor's InferenceService, and of the Service KServe makes for it.
+Usage: include "simplechat.isvcName" (dict "root" . "name" "chatbot")
+*/}}
+{{- define "simplechat.isvcName" -}}
+{{- printf "%s-%s" (include "simplechat.fullname" .root) .name }}
+{{- end }}
+
+{{- define "simplechat.predictorService" -}}
+{{- printf "%s-predictor" (include "simplechat.isvcName" .) }}
+{{- end }}
+
+{{/*
+The restricted Pod Security Standard, for a container.
+*/}}
+{{- define "simplechat.containerSecurityContext" -}}
+allowPrivilegeEscalation: false
+readOnlyRootFilesystem: true
+runAsNonRoot: true
+capabilities:
+  drop: ["ALL"]
+seccompProfile:
+  type: RuntimeDefault
+{{- end }}
+
+{{/*
+Spec of an Ingress: class, optional TLS and host, and the given paths to Services on port 80.
+Usage: include "simplechat.ingressSpec" (dict "root" . "paths" (list (dict "path" "/" "pathType" "Prefix" "service" "name")))
+*/}}
+{{- define "simplechat.ingressSpec" -}}
+ingressClassName: {{ .root.Values.ingress.className }}
+{{- if .root.Values.ingress.tlsSecretName }}
+tls:
+  - hosts: [{{ required "ingress.host is required with ingress.tlsSecretName" .root.Values.ingress.host | quote }}]
+    secretName: {{ .root.Values.ingress.tlsSecretName }}
+{{- end }}
+rules:
+  - {{- with .root.Values.ingress.host }}
+    host: {{ . | quote }}
+    {{- end }}
+    http:
+      paths:
+        {{- range .paths }}
+        - path: {{ .path }}
+          pathType: {{ .pathType }}
+          backend:
+            service:
+              name: {{ .service }}
+              port:
+                number: 80
+        {{- end }}
+{{- end }}
