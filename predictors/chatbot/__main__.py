@@ -7,13 +7,13 @@ import sys
 from predictors.chatbot.model import Chatbot
 from predictors.chatbot.routes import seed_router
 from predictors.chatbot.schema import DEFAULT_MAX_MESSAGE_CHARS
-from predictors.common.cli import build_parser
+from predictors.common.cli import batching_options, build_parser
 from predictors.common.server import run_predictor
 
 
 def build(args):
     model = Chatbot(args.model_name, args.model_dir, device=args.device,
-                    max_batch_size=args.max_batch_size, max_message_chars=args.max_message_chars)
+                    max_message_chars=args.max_message_chars, **batching_options(args))
     return [model], [seed_router(model)]
 
 

@@ -22,6 +22,7 @@ from kserve.protocol.infer_type import InferOutput, InferRequest, InferResponse
 
 from predictors.chatbot.generation import DialogueModel, PromptTooLong, Settings
 from predictors.chatbot.schema import DEFAULT_MAX_MESSAGE_CHARS, ChatInstance
+from predictors.common.batching import DynamicBatcher
 from predictors.common.payload import parse_instances, v2_strings, validate
 
 
@@ -34,8 +35,9 @@ class Batch:
 
 
 class Chatbot(Model):
-    def __init__(self, name: str, model_dir: str, device: str = "auto",
-                 max_batch_size: int = 64, max_message_chars: int = DEFAULT_MAX_MESSAGE_CHARS):
+    def __init__(self, name: str, model_dir: str, device: str = "auto", max_batch_size: int = 64,
+                 max_message_chars: int = DEFAULT_MAX_MESSAGE_CHARS, max_batch_latency_ms: float = 5.0,
+                 batching: bool = True):
         super().__init__(name)
         self.model_dir = model_dir
         self.device_choice = device
@@ -43,6 +45,9 @@ class Chatbot(Model):
         self.context = {"max_message_chars": max_message_chars}
         # One generation thread: never blocks the event loop, never two generate() at once.
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{name}-generate")
+        # Concurrent requests share one generate call; generate() keeps settings apart.
+        self.batcher = DynamicBatcher(self._generate_pairs, self._executor, max_batch_size=max_batch_size,
+                                      max_latency_ms=max_batch_latency_ms) if batching else None
         self.dialogue: DialogueModel | None = None
 
     def load(self) -> bool:
@@ -85,7 +90,12 @@ class Chatbot(Model):
                 responses[index] = reply
         return responses
 
+    def _generate_pairs(self, pairs: list[tuple[list[int], ChatInstance]]) -> list[str]:
+        return self.generate([prompt for prompt, _ in pairs], [inst for _, inst in pairs])
+
     async def run(self, prompts: list[list[int]], instances: list[ChatInstance]) -> list[str]:
+        if self.batcher is not None:
+            return await self.batcher.submit(list(zip(prompts, instances, strict=True)))
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, self.generate, prompts, instances)
 

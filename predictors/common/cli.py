@@ -26,5 +26,15 @@ def build_parser(description: str, model_name: str) -> argparse.ArgumentParser:
     parser.add_argument("--host", default="0.0.0.0",  # noqa: S104 - containers must listen on the pod IP
                         help="Interface to bind (127.0.0.1 for local-only)")
     parser.add_argument("--max_batch_size", type=int, default=64,
-                        help="Most instances accepted in one request")
+                        help="Most instances in one request, and in one model call across requests")
+    parser.add_argument("--max_batch_latency_ms", type=float, default=5.0,
+                        help="How long the first request of a cross-request batch waits for others")
+    parser.add_argument("--no_batching", action="store_true",
+                        help="One model call per request (no cross-request batching)")
     return parser
+
+
+def batching_options(args: argparse.Namespace) -> dict:
+    """The model constructors' batching keywords from the parsed flags."""
+    return {"max_batch_size": args.max_batch_size, "max_batch_latency_ms": args.max_batch_latency_ms,
+            "batching": not args.no_batching}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from predictors.common.cli import build_parser
+from predictors.common.cli import batching_options, build_parser
 from predictors.common.server import run_predictor
 from predictors.extractor.model import CourseExtractor
 from predictors.extractor.routes import seed_router
@@ -13,7 +13,7 @@ from predictors.extractor.schema import DEFAULT_MAX_TEXT_CHARS
 
 def build(args):
     model = CourseExtractor(args.model_name, args.model_dir, device=args.device,
-                            max_batch_size=args.max_batch_size, max_text_chars=args.max_text_chars)
+                            max_text_chars=args.max_text_chars, **batching_options(args))
     return [model], [seed_router(model)]
 
 

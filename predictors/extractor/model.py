@@ -21,6 +21,7 @@ from kserve import Model
 from kserve.protocol.infer_type import InferOutput, InferRequest, InferResponse
 from transformers import AutoModelForTokenClassification, AutoTokenizer, pipeline
 
+from predictors.common.batching import DynamicBatcher
 from predictors.common.device import resolve_device
 from predictors.common.model_dir import check_model_dir
 from predictors.common.payload import parse_instances, v2_strings, validate
@@ -40,8 +41,9 @@ class Batch:
 
 
 class CourseExtractor(Model):
-    def __init__(self, name: str, model_dir: str, device: str = "auto",
-                 max_batch_size: int = 64, max_text_chars: int = DEFAULT_MAX_TEXT_CHARS):
+    def __init__(self, name: str, model_dir: str, device: str = "auto", max_batch_size: int = 64,
+                 max_text_chars: int = DEFAULT_MAX_TEXT_CHARS, max_batch_latency_ms: float = 5.0,
+                 batching: bool = True):
         super().__init__(name)
         self.model_dir = model_dir
         self.device_choice = device
@@ -49,6 +51,9 @@ class CourseExtractor(Model):
         self.max_text_chars = max_text_chars
         # One inference thread: forwards never block the event loop and never run concurrently.
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{name}-infer")
+        # Concurrent requests share one forward batch (predictors/common/batching.py).
+        self.batcher = DynamicBatcher(self.extract, self._executor, max_batch_size=max_batch_size,
+                                      max_latency_ms=max_batch_latency_ms) if batching else None
         self._pipeline = None
 
     def load(self) -> bool:
@@ -71,6 +76,8 @@ class CourseExtractor(Model):
         return [to_spans(text, found) for text, found in zip(texts, entities, strict=True)]
 
     async def run(self, texts: list[str]) -> list[list[CourseSpan]]:
+        if self.batcher is not None:
+            return await self.batcher.submit(texts)
         return await asyncio.get_running_loop().run_in_executor(self._executor, self.extract, texts)
 
     def validate_text(self, data: Any, where: str = "") -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
@@ -58,6 +59,18 @@ def test_batched_greedy_equals_single_requests(chatbot):
     instances = [{"message": "Hello"}, {"message": "What is your favorite book?", "history": ["Hi", "Hello"]},
                  {"message": "Who are you?"}, {"message": "Do you like football?"}]
     assert replies(chatbot, *instances) == [replies(chatbot, i)[0] for i in instances]
+
+
+def test_concurrent_requests_with_mixed_settings_each_get_their_own_reply(chatbot):
+    """Concurrent callers share generate calls (greedy with greedy, sampled apart): every greedy
+    caller gets the reply it gets alone, and a one-token request stays one token."""
+    greedy = [{"message": m} for m in ("Hello", "Who are you?", "Do you like football?", "What is AI?")] * 3
+    short = [{"message": "Tell me a joke", "max_new_tokens": 1}] * 4
+    alone = {i["message"]: replies(chatbot, i)[0] for i in greedy[:4]}
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        together = list(pool.map(lambda inst: replies(chatbot, inst)[0], greedy + short))
+    assert together[:12] == [alone[i["message"]] for i in greedy]
+    assert all(len(r.split()) <= 1 for r in together[12:])
 
 
 def test_mixed_settings_in_one_request(chatbot):

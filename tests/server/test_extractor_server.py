@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
@@ -164,3 +165,22 @@ def test_unknown_model_is_a_404(extractor):
 def test_health_answers_while_a_long_batch_runs(extractor):
     big = {"instances": [("I am taking Linear Algebra and Organic Chemistry. " * 38)[:2000]] * 64}
     assert_ready_answers_during(extractor, lambda: predict(extractor, big).status_code)
+
+
+def test_concurrent_requests_each_get_their_own_courses(extractor):
+    """32 callers at once: the batcher merges them into shared forwards, and every caller still gets
+    exactly the courses of its own text, as when it asks alone."""
+    courses = ["Linear Algebra", "Organic Chemistry", "Microeconomics", "Art History", "Operating Systems",
+               "Introduction to Psychology", "Data Structures", "Public Speaking"]
+    texts = [f"Request {i}: this term I signed up for {courses[i % len(courses)]} with friends." for i in range(32)]
+
+    def ask(text: str) -> list[str]:
+        response = httpx.post(f"{extractor.url}/v1/models/extractor:predict", json={"instances": [text]}, timeout=120)
+        assert response.status_code == 200, response.text
+        return [c["text"] for c in response.json()["predictions"][0]["courses"]]
+
+    alone = [ask(t) for t in texts]
+    with ThreadPoolExecutor(max_workers=32) as pool:
+        together = list(pool.map(ask, texts))
+    assert together == alone
+    assert together[0] == ["Linear Algebra"] and together[1] == ["Organic Chemistry"]
