@@ -84,6 +84,19 @@ FROM predictor AS extractor
 COPY --from=extractor-model /mnt/models /mnt/models
 ENTRYPOINT ["python", "-m", "predictors.extractor"]
 
+# ---------------------------------------------------------------- ray: KubeRay's image (manifests/ray/)
+FROM builder AS ray-builder
+RUN pip install -c /src/constraints.txt "/src[ray]"
+
+FROM ${PYTHON_BASE} AS ray
+ENV PATH=/opt/venv/bin:$PATH PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 \
+    HOME=/tmp HF_HOME=/tmp/huggingface TOKENIZERS_PARALLELISM=false HF_HUB_DISABLE_TELEMETRY=1
+COPY --from=ray-builder /opt/venv /opt/venv
+COPY --from=chatbot-model /mnt/models /models/chatbot
+COPY --from=extractor-model /mnt/models /models/extractor
+USER 1000:1000
+EXPOSE 8000
+
 # ---------------------------------------------------------------- ui: nginx + static files
 FROM ${NGINX_BASE} AS ui
 COPY frontend/index.html frontend/app.js frontend/styles.css frontend/favicon.svg /usr/share/nginx/html/

@@ -56,6 +56,10 @@ images-test: models ## Build the three images here (podman, local bases), run ea
 manifests: ## Re-render manifests/ from the Helm chart (a test fails when they differ)
 	PYTHON=$(PY) scripts/render-manifests.sh
 
+.PHONY: bench
+bench: models ## Serving benchmark: raw, unbatched, batched, Ray Serve, tutorial app (bench/README.md)
+	$(PY) bench/run.py
+
 .PHONY: system-deps
 system-deps: ## Install the Debian packages the tests drive (nginx, chromium, envsubst) when missing
 	scripts/install-system-deps.sh

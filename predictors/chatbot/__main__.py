@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import atexit
 import sys
 
 from predictors.chatbot.model import Chatbot
 from predictors.chatbot.routes import seed_router
 from predictors.chatbot.schema import DEFAULT_MAX_MESSAGE_CHARS
-from predictors.common.cli import batching_options, build_parser
+from predictors.common.cli import add_ray_arguments, batching_options, build_parser
 from predictors.common.server import run_predictor
 
 
 def build(args):
+    if args.ray:  # the same V1/V2 API, the model in Ray Serve replicas (no seed routes)
+        from predictors import ray_app
+
+        atexit.register(ray_app.shutdown)
+        return [ray_app.deploy("chatbot", args, {"max_message_chars": args.max_message_chars})], []
     model = Chatbot(args.model_name, args.model_dir, device=args.device,
                     max_message_chars=args.max_message_chars, **batching_options(args))
     return [model], [seed_router(model)]
@@ -21,6 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser("DialoGPT chatbot (KServe custom predictor)", model_name="chatbot")
     parser.add_argument("--max_message_chars", type=int, default=DEFAULT_MAX_MESSAGE_CHARS,
                         help="Longest message (and history turn) accepted")
+    add_ray_arguments(parser)
     return run_predictor(parser, build, argv)
 
 

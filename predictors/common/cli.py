@@ -38,3 +38,12 @@ def batching_options(args: argparse.Namespace) -> dict:
     """The model constructors' batching keywords from the parsed flags."""
     return {"max_batch_size": args.max_batch_size, "max_batch_latency_ms": args.max_batch_latency_ms,
             "batching": not args.no_batching}
+
+
+def add_ray_arguments(parser: argparse.ArgumentParser) -> None:
+    """--ray and the deployment's resources (predictors/ray_app.py)."""
+    group = parser.add_argument_group("Ray Serve (--ray)")
+    group.add_argument("--ray", action="store_true", help="Serve the model as a Ray Serve deployment")
+    group.add_argument("--num_replicas", type=int, default=1, help="Replicas of the deployment")
+    group.add_argument("--num_cpus", type=float, default=1.0, help="CPUs reserved per replica")
+    group.add_argument("--num_gpus", type=float, default=0.0, help="GPUs per replica (fractions share one GPU)")

@@ -106,8 +106,8 @@ def run_predictor(
 ) -> int:
     """Parse, build, check every model's dir (fail fast, before the port opens), serve."""
     args = parser.parse_args(argv)
-    models, routers = build(args)  # constructing a model reads nothing: load() does
     try:
+        models, routers = build(args)  # constructing a model reads nothing: load() does
         for model in models:
             check_model_dir(model.model_dir)
     except ModelDirError as exc:

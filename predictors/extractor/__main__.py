@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
 import sys
 
-from predictors.common.cli import batching_options, build_parser
+from predictors.common.cli import add_ray_arguments, batching_options, build_parser
 from predictors.common.server import run_predictor
 from predictors.extractor.model import CourseExtractor
 from predictors.extractor.routes import seed_router
@@ -12,6 +13,11 @@ from predictors.extractor.schema import DEFAULT_MAX_TEXT_CHARS
 
 
 def build(args):
+    if args.ray:  # the same V1/V2 API, the model in Ray Serve replicas (no seed routes)
+        from predictors import ray_app
+
+        atexit.register(ray_app.shutdown)
+        return [ray_app.deploy("extractor", args, {"max_text_chars": args.max_text_chars})], []
     model = CourseExtractor(args.model_name, args.model_dir, device=args.device,
                             max_text_chars=args.max_text_chars, **batching_options(args))
     return [model], [seed_router(model)]
@@ -21,6 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser("Course-name extractor (KServe custom predictor)", model_name="extractor")
     parser.add_argument("--max_text_chars", type=int, default=DEFAULT_MAX_TEXT_CHARS,
                         help="Longest text accepted per instance")
+    add_ray_arguments(parser)
     return run_predictor(parser, build, argv)
 
 

@@ -161,3 +161,19 @@ def test_ui_container_serves_the_page_and_proxies_api(containers):
     chat = httpx.post(f"{url}/api/chat", json={"message": "hi"}, timeout=60)
     assert chat.status_code == 200 and chat.json()["response"].strip()
     assert httpx.get(f"{url}/api/health").json() == {"status": "healthy"}
+
+
+def test_ray_image_holds_ray_the_code_and_both_models(images):
+    """The KubeRay image (manifests/ray/rayservice.yaml): built here too, checked without a cluster."""
+    build = subprocess.run([str(ROOT / "scripts" / "build-images.sh"), "--local", "--models", "copy"],
+                           capture_output=True, text=True, timeout=3000,
+                           env={**os.environ, "VERSION": VERSION, "TARGETS": "ray"})
+    assert build.returncode == 0, build.stderr[-4000:]
+    report.extend(line for line in build.stdout.splitlines() if line.startswith(("  simplechat-", "built ")))
+    check = ("import ray, ray.serve; from predictors import ray_app; "
+             "from predictors.common.model_dir import check_model_dir; "
+             "[check_model_dir(f'/models/{m}') for m in ('chatbot', 'extractor')]; print(ray.__version__)")
+    result = podman("run", "--rm", "--read-only", *RUN_FLAGS, "--entrypoint", "python",
+                    f"localhost/simplechat-ray:{VERSION}", "-c", check, check=False, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip().startswith("2.")

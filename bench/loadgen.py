@@ -1,0 +1,89 @@
+"""Closed-loop load: N workers, each sending requests back to back for a fixed time.
+
+Only 200s count towards throughput and latency; anything else (status or exception) is an error,
+and a few distinct error messages are kept for the report.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import time
+from dataclasses import dataclass, field
+from itertools import count
+
+import httpx
+
+REQUEST_TIMEOUT_S = 120.0
+MAX_ERROR_SAMPLES = 3
+
+
+@dataclass
+class Tally:
+    latencies: list[float] = field(default_factory=list)
+    errors: int = 0
+    samples: list[str] = field(default_factory=list)
+
+    def error(self, message: str) -> None:
+        self.errors += 1
+        if message not in self.samples and len(self.samples) < MAX_ERROR_SAMPLES:
+            self.samples.append(message[:200])
+
+
+async def _one(client: httpx.AsyncClient, url: str, body: dict, tally: Tally) -> None:
+    begin = time.perf_counter()
+    try:
+        response = await client.post(url, json=body)
+    except httpx.HTTPError as exc:
+        tally.error(f"{type(exc).__name__}: {exc}")
+        return
+    if response.status_code == 200:
+        tally.latencies.append(time.perf_counter() - begin)
+    else:
+        tally.error(f"HTTP {response.status_code}: {response.text}")
+
+
+async def _worker(client: httpx.AsyncClient, url: str, bodies: list[dict], tickets: count,
+                  deadline: float, tally: Tally) -> None:
+    while time.perf_counter() < deadline:
+        await _one(client, url, bodies[next(tickets) % len(bodies)], tally)
+
+
+async def _phase(client: httpx.AsyncClient, url: str, bodies: list[dict], concurrency: int,
+                 seconds: float) -> tuple[Tally, float]:
+    """Run the workers until `seconds` have passed and the requests in flight have finished."""
+    tally, tickets = Tally(), count()
+    started = time.perf_counter()
+    deadline = started + seconds
+    await asyncio.gather(*(_worker(client, url, bodies, tickets, deadline, tally) for _ in range(concurrency)))
+    return tally, time.perf_counter() - started
+
+
+def _percentile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    if len(values) == 1:
+        return values[0]
+    return statistics.quantiles(values, n=100, method="inclusive")[round(q * 100) - 1]
+
+
+def summarize(tally: Tally, elapsed: float, concurrency: int) -> dict:
+    ms = [latency * 1000 for latency in tally.latencies]
+    return {"concurrency": concurrency, "requests": len(ms), "seconds": round(elapsed, 2),
+            "req_s": len(ms) / elapsed, "p50_ms": _percentile(ms, 0.50), "p99_ms": _percentile(ms, 0.99),
+            "errors": tally.errors, "error_samples": tally.samples}
+
+
+async def run_load(url: str, bodies: list[dict], concurrency: int, seconds: float, warmup: float) -> dict:
+    """Warm up (results dropped), then measure; throughput counts the drain of the last requests."""
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    # trust_env=False: no proxy from the environment, the traffic stays on loopback.
+    async with httpx.AsyncClient(timeout=REQUEST_TIMEOUT_S, limits=limits, trust_env=False) as client:
+        if warmup > 0:
+            await _phase(client, url, bodies, concurrency, warmup)
+        tally, elapsed = await _phase(client, url, bodies, concurrency, seconds)
+    return summarize(tally, elapsed, concurrency)
+
+
+def measure(url: str, bodies: list[dict], concurrency: int, seconds: float, warmup: float) -> dict:
+    return asyncio.run(run_load(url, bodies, concurrency, seconds, warmup))

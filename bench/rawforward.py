@@ -1,0 +1,91 @@
+"""Raw in-process forward throughput: the ceiling the servers are measured against.
+
+    python bench/rawforward.py --model extractor|chatbot --model_dir DIR [--seconds N]
+
+Prints one JSON document: for each batch size, calls, items/s and the median call latency.
+Run as its own process so the load generator never shares an interpreter with torch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from itertools import cycle, islice
+from pathlib import Path
+
+import workload
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repository, for `predictors`
+
+EXTRACTOR_BATCHES = (1, 32)
+CHATBOT_BATCHES = (1, 8)
+WARMUP_CALLS = 2
+
+
+def time_calls(call: Callable[[int], object], batch: int, seconds: float) -> dict:
+    """Call `call(i)` back to back for `seconds` (after a warm-up); items/s and call latency."""
+    for i in range(WARMUP_CALLS):
+        call(i)
+    latencies: list[float] = []
+    started = time.perf_counter()
+    while time.perf_counter() - started < seconds or len(latencies) < 3:
+        begin = time.perf_counter()
+        call(len(latencies))
+        latencies.append(time.perf_counter() - begin)
+    elapsed = time.perf_counter() - started
+    return {"batch": batch, "calls": len(latencies), "items_per_s": batch * len(latencies) / elapsed,
+            "p50_ms": statistics.median(latencies) * 1000}
+
+
+def chunk(items: list, size: int, index: int) -> list:
+    """The `index`-th run of `size` items from `items`, cycling, so every call sees different inputs."""
+    return list(islice(cycle(items), index * size, (index + 1) * size))
+
+
+def extractor(model_dir: str, seconds: float) -> list[dict]:
+    from predictors.extractor.model import CourseExtractor
+
+    model = CourseExtractor("extractor", model_dir, device="cpu")
+    model.load()
+    texts = workload.sentences()
+    return [time_calls(lambda i, b=b: model.extract(chunk(texts, b, i)), b, seconds) for b in EXTRACTOR_BATCHES]
+
+
+def chatbot(model_dir: str, seconds: float) -> list[dict]:
+    from predictors.chatbot.model import Chatbot
+
+    bot = Chatbot("chatbot", model_dir, device="cpu")
+    bot.load()
+    instances = [bot.instance(body["instances"][0]) for body in workload.bodies("chatbot")]
+    replies: list[str] = []
+
+    def call(index: int, size: int) -> None:
+        batch = chunk(instances, size, index)
+        replies.extend(bot.generate([bot.prompt(inst) for inst in batch], batch))
+
+    results = []
+    for size in CHATBOT_BATCHES:
+        replies.clear()
+        result = time_calls(lambda i, s=size: call(i, s), size, seconds)
+        tokens = [len(bot.dialogue.tokenizer.encode(reply)) for reply in replies]
+        results.append({**result, "mean_reply_tokens": statistics.mean(tokens) if tokens else 0})
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", choices=("extractor", "chatbot"), required=True)
+    parser.add_argument("--model_dir", required=True)
+    parser.add_argument("--seconds", type=float, default=4.0, help="Timed seconds per batch size")
+    args = parser.parse_args(argv)
+    measure = extractor if args.model == "extractor" else chatbot
+    print(json.dumps({"model": args.model, "batches": measure(args.model_dir, args.seconds)}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
