@@ -7,14 +7,16 @@
 The kserve ModelServer still answers HTTP; the model it holds is the SDK's `RayModel` around a
 Serve DeploymentHandle, so clients see no difference. Each replica runs the predictor class as it
 is (preprocess -> predict -> postprocess), with its forward batched by Ray's `@serve.batch`
-instead of our own batcher. Ray's dashboard is off, its HTTP proxy is not started and the node
-binds 127.0.0.1: nothing of Ray is reachable from outside (ShadowRay, CVE-2023-48022).
+instead of our own batcher. Ray's dashboard is off and its HTTP proxy is not started (ShadowRay,
+CVE-2023-48022). Ray 2.60's internal gRPC servers still listen on every interface: run it where
+only trusted peers can connect (the tests use a network namespace with only loopback).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import atexit
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 from typing import Any
@@ -107,10 +109,11 @@ class ServeModel(RayModel):
 
 
 def deploy(kind: str, args: argparse.Namespace, options: dict | None = None) -> ServeModel:
-    """Start a local Ray node (loopback only) and the deployment; the RayModel for the ModelServer."""
+    """Start a local Ray node and the deployment (stopped at exit); the RayModel for the ModelServer."""
     import ray
 
     check_model_dir(args.model_dir)  # before minutes of Ray start-up
+    atexit.register(shutdown)
     ray.init(address="local", include_dashboard=False, _node_ip_address="127.0.0.1",
              log_to_driver=False, configure_logging=False)
     serve.start(http_options={"location": "NoServer"})

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import atexit
 import sys
 
 from predictors.chatbot.model import Chatbot
@@ -16,7 +15,6 @@ def build(args):
     if args.ray:  # the same V1/V2 API, the model in Ray Serve replicas (no seed routes)
         from predictors import ray_app
 
-        atexit.register(ray_app.shutdown)
         return [ray_app.deploy("chatbot", args, {"max_message_chars": args.max_message_chars})], []
     model = Chatbot(args.model_name, args.model_dir, device=args.device,
                     max_message_chars=args.max_message_chars, **batching_options(args))

@@ -41,7 +41,6 @@ class DynamicBatcher(Generic[In, Out]):
         self.max_latency = max_latency_ms / 1000
         self._queue: asyncio.Queue[_Request[In, Out]] | None = None
         self._worker: asyncio.Task | None = None
-        self.batch_sizes: list[int] = []  # items per model call, most recent last (bounded)
 
     async def submit(self, items: Sequence[In]) -> list[Out]:
         """The outputs for `items`, computed in one model call with other requests' items."""
@@ -92,7 +91,6 @@ class DynamicBatcher(Generic[In, Out]):
             elif not batch[0].future.done():
                 batch[0].future.set_exception(exc)
             return
-        self.batch_sizes = [*self.batch_sizes[-99:], len(items)]
         start = 0
         for request in batch:
             end = start + len(request.items)

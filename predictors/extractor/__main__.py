@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import atexit
 import sys
 
 from predictors.common.cli import add_ray_arguments, batching_options, build_parser
@@ -16,7 +15,6 @@ def build(args):
     if args.ray:  # the same V1/V2 API, the model in Ray Serve replicas (no seed routes)
         from predictors import ray_app
 
-        atexit.register(ray_app.shutdown)
         return [ray_app.deploy("extractor", args, {"max_text_chars": args.max_text_chars})], []
     model = CourseExtractor(args.model_name, args.model_dir, device=args.device,
                             max_text_chars=args.max_text_chars, **batching_options(args))
