@@ -28,6 +28,8 @@ BENCH = ROOT / "bench"
 MODES = ("unbatched", "batched", "ray", "tutorial")
 READY_TIMEOUT_S = {"ray": 300.0}
 DEFAULT_READY_TIMEOUT_S = 180.0
+PAIRED_MODELS = ("extractor",)  # the lone-latency target is the extractor's
+PAIRED_TIMEOUT_S = 180.0
 # Ray gives the replica OMP_NUM_THREADS=num_cpus: 2 cores, as torch has in the other modes.
 RAY_CPUS = str(os.cpu_count() or 1)
 NAMESPACE = ["unshare", "--net", "--pid", "--fork", "--mount-proc", "sh", "-c", 'ip link set lo up && exec "$@"', "sh"]
@@ -65,9 +67,25 @@ def measure_server(model: str, mode: str, model_dir: str, concurrencies: list[in
                                               seconds, warmup))
                 if process.poll() is not None:
                     raise ServerFailed(f"exited with code {process.returncode} under load: {log_tail(log)}")
+            if model in PAIRED_MODELS and 1 in concurrencies:
+                result["paired_c1"] = paired_lone(model, model_dir, f"{base}:predict", seconds)
     except ServerFailed as exc:
         result["status"] = f"unavailable: {exc}"
     return result
+
+
+def paired_lone(model: str, model_dir: str, url: str, seconds: float) -> dict:
+    """rawforward.py --paired against the running server: lone-request cost vs a raw forward, in pairs."""
+    command = [sys.executable, str(BENCH / "rawforward.py"), "--model", model, "--model_dir", model_dir,
+               "--paired", url, "--seconds", str(seconds)]
+    try:
+        done = subprocess.run(command, cwd=ROOT, env=server_env(), capture_output=True, text=True,  # noqa: S603
+                              timeout=PAIRED_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        return {"status": f"unavailable: no result within {PAIRED_TIMEOUT_S} s"}
+    if done.returncode != 0:
+        return {"status": f"unavailable: exit {done.returncode}: {done.stderr.strip()[-300:]}"}
+    return {"status": "ok", **json.loads(done.stdout.strip().splitlines()[-1])}
 
 
 def namespace_problem() -> str | None:
@@ -90,7 +108,7 @@ def measure_isolated(model: str, mode: str, model_dir: str, concurrencies: list[
                "--concurrency", ",".join(map(str, concurrencies)), "--seconds", str(seconds),
                "--warmup", str(warmup), "--log_dir", str(log_dir), "--out", str(out)]
     budget = (READY_TIMEOUT_S.get(mode, DEFAULT_READY_TIMEOUT_S) + STOP_GRACE_S
-              + len(concurrencies) * (seconds + warmup + 2 * REQUEST_TIMEOUT_S))
+              + len(concurrencies) * (seconds + warmup + 2 * REQUEST_TIMEOUT_S) + PAIRED_TIMEOUT_S)
     log = log_dir / f"{model}-{mode}-namespace.log"
     with running(command, log, ROOT, server_env()) as process:
         try:

@@ -5,8 +5,10 @@ items on a queue and awaits its own results, and one worker turns whatever has g
 single call on the model's thread. Rules:
 - a request's items stay together, in order, and it gets exactly its own results back;
 - a batch never holds more than `max_batch_size` items (the request limit, so any valid request fits);
-- the first request of a batch waits at most `max_latency_ms` for company, so a lone request is
-  delayed by at most that (0: take only what is already queued);
+- a batch takes whatever is queued, then waits for company only while it holds fewer items than
+  the previous batch did, and at most `max_latency_ms` (0: never waits). Steady lone requests
+  (previous batch: one item) go at once; under concurrency a batch fills as soon as as many
+  callers as last time are back, and a lone request after a burst waits at most the limit;
 - if a batch fails, its requests are retried one by one, so an error reaches only its own request.
 """
 
@@ -57,13 +59,15 @@ class DynamicBatcher(Generic[In, Out]):
 
     async def _serve(self) -> None:
         held: _Request | None = None  # a request that did not fit the last batch goes first next
+        expected = 1  # items in the previous batch: how much company is worth waiting for
+        loop = asyncio.get_running_loop()
         while True:
             first = held or await self._queue.get()
             held = None
             batch, size = [first], len(first.items)
-            deadline = asyncio.get_running_loop().time() + self.max_latency
+            deadline = loop.time() + self.max_latency
             while size < self.max_batch_size:
-                wait = deadline - asyncio.get_running_loop().time()
+                wait = deadline - loop.time() if size < expected else 0
                 try:
                     nxt = self._queue.get_nowait() if wait <= 0 else await asyncio.wait_for(self._queue.get(), wait)
                 except (asyncio.QueueEmpty, TimeoutError):
@@ -73,6 +77,7 @@ class DynamicBatcher(Generic[In, Out]):
                     break
                 batch.append(nxt)
                 size += len(nxt.items)
+            expected = size
             live = [r for r in batch if not r.future.done()]  # a caller may have gone away
             if live:
                 await self._run(live)

@@ -89,6 +89,38 @@ def test_a_lone_request_waits_at_most_the_configured_latency(latency_ms):
     assert elapsed < latency_ms / 1000 + 0.05, f"{latency_ms} ms allowed, took {elapsed * 1000:.0f} ms"
 
 
+def test_steady_lone_requests_do_not_wait_for_company():
+    b = batcher(Model(seconds=0), max_latency_ms=500)
+
+    async def lone():
+        await b.submit([0])  # a first lone request may wait: nothing is known yet
+        timings = []
+        for x in range(5):
+            started = time.perf_counter()
+            assert await b.submit([x]) == [2 * x]
+            timings.append(time.perf_counter() - started)
+        return timings
+
+    timings = asyncio.run(lone())
+    assert max(timings) < 0.1, f"a 500 ms wait was taken: {[round(t * 1000) for t in timings]} ms"
+
+
+def test_after_a_shared_batch_the_next_waits_for_as_many_callers():
+    model = Model(seconds=0.01)
+    b = batcher(model, max_batch_size=16, max_latency_ms=300)
+
+    async def main():
+        await asyncio.gather(*(b.submit([i]) for i in range(4)))  # four callers share a call
+        # the same four come back one by one, 20 ms apart: still one call, not four
+        async def late(i):
+            await asyncio.sleep(0.02 * i)
+            return await b.submit([10 + i])
+        return await asyncio.gather(*(late(i) for i in range(4)))
+
+    assert asyncio.run(main()) == [[20], [22], [24], [26]]
+    assert model.calls[-1] == [10, 11, 12, 13]
+
+
 def test_a_caller_that_goes_away_does_not_disturb_the_others():
     model = Model(seconds=0.05)
     b = batcher(model)
