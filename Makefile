@@ -27,9 +27,11 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 .PHONY: install
 install: $(VENV)/.installed ## Create .venv with everything needed to train, serve and test
 
+# pip list, not pip freeze: name==version even for a wheel installed from a file (no file:// URLs).
 .PHONY: constraints
 constraints: install ## Re-pin every dependency into constraints.txt (after editing pyproject.toml)
-	{ head -3 constraints.txt; $(PY) -m pip freeze --exclude-editable 2>/dev/null | grep -v -i -E '^(torch|simplechat)=='; } \
+	{ head -3 constraints.txt; $(PY) -m pip list --format=freeze --exclude-editable --disable-pip-version-check \
+		--exclude pip --exclude setuptools --exclude wheel --exclude torch --exclude simplechat 2>/dev/null; } \
 		> constraints.txt.new && mv constraints.txt.new constraints.txt
 
 .PHONY: models
@@ -71,6 +73,10 @@ chat: models ## Chat with the offline chatbot in the terminal (no server)
 .PHONY: lint
 lint: install ## ruff
 	$(VENV)/bin/ruff check predictors tests
+
+.PHONY: audit
+audit: install ## bandit on predictors/, and every installed dependency pinned in constraints.txt (not in make test)
+	PYTHON=$(PY) TORCH_SPEC='$(TORCH_SPEC)' scripts/audit.sh
 
 .PHONY: test
 test: models lint system-deps ## Run the test suite

@@ -16,7 +16,7 @@ from kserve import model_server
 
 from predictors.chatbot.model import Chatbot
 from predictors.chatbot.routes import seed_router as chat_routes
-from predictors.common.cli import batching_options, build_parser
+from predictors.common.cli import build_parser, model_options
 from predictors.common.server import run_predictor
 from predictors.extractor.model import CourseExtractor
 from predictors.extractor.routes import seed_router as extract_routes
@@ -25,8 +25,8 @@ from predictors.ui import FRONTEND, add_ui
 
 def build(args):
     extractor = CourseExtractor("extractor", str(args.models / "extractor"), device=args.device,
-                                **batching_options(args))
-    chatbot = Chatbot("chatbot", str(args.models / "chatbot"), device=args.device, **batching_options(args))
+                                **model_options(args))
+    chatbot = Chatbot("chatbot", str(args.models / "chatbot"), device=args.device, **model_options(args))
     if not args.no_ui:
         add_ui(model_server.app, args.frontend)
     return [extractor, chatbot], [extract_routes(extractor), chat_routes(chatbot)]

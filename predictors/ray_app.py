@@ -69,8 +69,10 @@ class PredictorDeployment:
 
     def __init__(self, kind: str, name: str, model_dir: str, max_batch_size: int = 64,
                  max_batch_latency_ms: float = 5.0, options: dict | None = None) -> None:
+        # Ray Serve bounds the queue (max_queued_requests) and the deadline (request_timeout_s) itself.
         self.model = _model_class(kind)(name, model_dir, max_batch_size=max_batch_size,
-                                        max_batch_latency_ms=max_batch_latency_ms, **(options or {}))
+                                        max_batch_latency_ms=max_batch_latency_ms, max_queue=None,
+                                        request_timeout_s=None, **(options or {}))
         batcher = self.model.batcher
         self.model.batcher = ServeBatcher(batcher.process, batcher.executor, max_batch_size=max_batch_size,
                                           max_latency_ms=max_batch_latency_ms)

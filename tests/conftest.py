@@ -114,7 +114,12 @@ def chatbot_dir() -> Path:
 
 
 def running(module: str, name: str, model_dir: Path) -> Iterator[Predictor]:
-    predictor = start_predictor(module, name, model_dir)
+    yield from running_with(module, name, model_dir)
+
+
+def running_with(module: str, name: str, model_dir: Path, *extra: str) -> Iterator[Predictor]:
+    """A started predictor (extra flags passed on), ready, stopped afterwards."""
+    predictor = start_predictor(module, name, model_dir, *extra)
     try:
         predictor.wait_ready()
         yield predictor

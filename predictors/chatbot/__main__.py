@@ -7,7 +7,7 @@ import sys
 from predictors.chatbot.model import Chatbot
 from predictors.chatbot.routes import seed_router
 from predictors.chatbot.schema import DEFAULT_MAX_MESSAGE_CHARS
-from predictors.common.cli import add_ray_arguments, batching_options, build_parser
+from predictors.common.cli import add_ray_arguments, build_parser, model_options
 from predictors.common.server import run_predictor
 
 
@@ -17,7 +17,7 @@ def build(args):
 
         return [ray_app.deploy("chatbot", args, {"max_message_chars": args.max_message_chars})], []
     model = Chatbot(args.model_name, args.model_dir, device=args.device,
-                    max_message_chars=args.max_message_chars, **batching_options(args))
+                    max_message_chars=args.max_message_chars, **model_options(args))
     return [model], [seed_router(model)]
 
 

@@ -22,6 +22,7 @@ from kserve.protocol.infer_type import InferOutput, InferRequest, InferResponse
 
 from predictors.chatbot.generation import DialogueModel, PromptTooLong, Settings
 from predictors.chatbot.schema import DEFAULT_MAX_MESSAGE_CHARS, ChatInstance
+from predictors.common.admission import Admission
 from predictors.common.batching import DynamicBatcher
 from predictors.common.payload import parse_instances, v2_strings, validate
 
@@ -37,7 +38,7 @@ class Batch:
 class Chatbot(Model):
     def __init__(self, name: str, model_dir: str, device: str = "auto", max_batch_size: int = 64,
                  max_message_chars: int = DEFAULT_MAX_MESSAGE_CHARS, max_batch_latency_ms: float = 5.0,
-                 batching: bool = True):
+                 batching: bool = True, max_queue: int | None = 64, request_timeout_s: float | None = 30.0):
         super().__init__(name)
         self.model_dir = model_dir
         self.device_choice = device
@@ -48,6 +49,7 @@ class Chatbot(Model):
         # Concurrent requests share one generate call; generate() keeps settings apart.
         self.batcher = DynamicBatcher(self._generate_pairs, self._executor, max_batch_size=max_batch_size,
                                       max_latency_ms=max_batch_latency_ms) if batching else None
+        self.admission = Admission(name, max_queue, request_timeout_s)  # bounded queue, deadline
         self.dialogue: DialogueModel | None = None
 
     def load(self) -> bool:
@@ -94,6 +96,10 @@ class Chatbot(Model):
         return self.generate([prompt for prompt, _ in pairs], [inst for _, inst in pairs])
 
     async def run(self, prompts: list[list[int]], instances: list[ChatInstance]) -> list[str]:
+        """Replies, admitted under the queue limit and the request deadline."""
+        return await self.admission(self._run(prompts, instances))
+
+    async def _run(self, prompts: list[list[int]], instances: list[ChatInstance]) -> list[str]:
         if self.batcher is not None:
             return await self.batcher.submit(list(zip(prompts, instances, strict=True)))
         loop = asyncio.get_running_loop()

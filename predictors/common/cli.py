@@ -28,16 +28,31 @@ def build_parser(description: str, model_name: str) -> argparse.ArgumentParser:
     parser.add_argument("--max_batch_size", type=int, default=64,
                         help="Most instances in one request, and in one model call across requests")
     parser.add_argument("--max_batch_latency_ms", type=float, default=5.0,
-                        help="How long the first request of a cross-request batch waits for others")
+                        help="Longest a batch waits for more requests; it waits only while it holds fewer "
+                             "items than the previous batch, so steady lone requests never wait")
     parser.add_argument("--no_batching", action="store_true",
                         help="One model call per request (no cross-request batching)")
+    parser.add_argument("--max_queue", type=positive_int, default=64,
+                        help="Most requests waiting or running per model; beyond it a fast 503 with Retry-After")
+    parser.add_argument("--request_timeout_s", type=float, default=30.0,
+                        help="Per-request deadline; a request past it gets a 504 and its work is dropped (0: none)")
+    parser.add_argument("--grace_period_s", type=int, default=30,
+                        help="On SIGTERM, how long in-flight requests may take to finish before the server exits")
     return parser
 
 
-def batching_options(args: argparse.Namespace) -> dict:
-    """The model constructors' batching keywords from the parsed flags."""
+def positive_int(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be ≥ 1, got {value}")
+    return number
+
+
+def model_options(args: argparse.Namespace) -> dict:
+    """The model constructors' batching and admission keywords from the parsed flags."""
     return {"max_batch_size": args.max_batch_size, "max_batch_latency_ms": args.max_batch_latency_ms,
-            "batching": not args.no_batching}
+            "batching": not args.no_batching, "max_queue": args.max_queue,
+            "request_timeout_s": args.request_timeout_s}
 
 
 def add_ray_arguments(parser: argparse.ArgumentParser) -> None:

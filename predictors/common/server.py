@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import signal
 import sys
 import threading
@@ -21,6 +22,7 @@ from kserve.constants.constants import FASTAPI_APP_IMPORT_STRING
 from kserve.logging import logger
 from kserve.protocol.rest.server import RESTServer
 
+from predictors.common import admission, sdk_app
 from predictors.common.model_dir import ModelDirError, check_model_dir
 
 
@@ -54,11 +56,38 @@ async def _run(rest: RESTServer, models: Sequence[Model], url: str) -> int:
             rest._server.should_exit = True
             await serving
             return 1
+        # The loaded models are hundreds of thousands of long-lived objects; a full collection
+        # walking them stalled the event loop for ~250 ms under load (503 p99 248 → 21 ms frozen).
+        gc.freeze()
         print(f"ready: {', '.join(m.name for m in models)} at {url}", flush=True)  # what `make run` users wait for
         await serving
     else:
         loading.cancel()
     return 0
+
+
+def _adapt_sdk_app(rest: RESTServer, gates: dict[str, admission.Admission]) -> None:
+    """sdk_app.adapt, once the SDK has built its app (inside rest.start())."""
+    create = rest.create_application
+
+    def create_application() -> None:
+        create()
+        sdk_app.adapt(model_server.app, gates)
+
+    rest.create_application = create_application
+
+
+def _unready_on_exit(rest: RESTServer, models: Sequence[Model]) -> None:
+    """On SIGTERM/SIGINT, readiness turns 503 at once, while uvicorn stops listening and lets the
+    requests in flight finish (within the grace period); then the process exits 0."""
+    stop = rest._server.handle_exit  # uvicorn installs this bound attribute as its signal handler
+
+    def handle_exit(sig: int, frame: object) -> None:
+        for model in models:
+            model.ready = False
+        stop(sig, frame)
+
+    rest._server.handle_exit = handle_exit
 
 
 def _exit_cleanly(signum: int, frame: object) -> None:
@@ -81,10 +110,13 @@ def serve(models: Sequence[Model], args: argparse.Namespace, routers: Iterable[A
         server.model_repository_extension,
         args.http_port,
         access_log_format=args.access_log_format,
+        grace_period=getattr(args, "grace_period_s", 30),
         event_loop=args.event_loop,
         timeout_keep_alive=args.timeout_keep_alive,
     )
     rest.config.host = args.host
+    _adapt_sdk_app(rest, {m.name: m.admission for m in models if hasattr(m, "admission")})
+    _unready_on_exit(rest, models)
     for router in routers:
         model_server.app.include_router(router)
     # uvicorn shuts down gracefully on the first SIGINT/SIGTERM, then re-raises the signal; this

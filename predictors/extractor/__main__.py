@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from predictors.common.cli import add_ray_arguments, batching_options, build_parser
+from predictors.common.cli import add_ray_arguments, build_parser, model_options
 from predictors.common.server import run_predictor
 from predictors.extractor.model import CourseExtractor
 from predictors.extractor.routes import seed_router
@@ -17,7 +17,7 @@ def build(args):
 
         return [ray_app.deploy("extractor", args, {"max_text_chars": args.max_text_chars})], []
     model = CourseExtractor(args.model_name, args.model_dir, device=args.device,
-                            max_text_chars=args.max_text_chars, **batching_options(args))
+                            max_text_chars=args.max_text_chars, **model_options(args))
     return [model], [seed_router(model)]
 
 

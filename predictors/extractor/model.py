@@ -21,6 +21,7 @@ from kserve import Model
 from kserve.protocol.infer_type import InferOutput, InferRequest, InferResponse
 from transformers import AutoModelForTokenClassification, AutoTokenizer, pipeline
 
+from predictors.common.admission import Admission
 from predictors.common.batching import DynamicBatcher
 from predictors.common.device import resolve_device
 from predictors.common.model_dir import check_model_dir
@@ -43,7 +44,7 @@ class Batch:
 class CourseExtractor(Model):
     def __init__(self, name: str, model_dir: str, device: str = "auto", max_batch_size: int = 64,
                  max_text_chars: int = DEFAULT_MAX_TEXT_CHARS, max_batch_latency_ms: float = 5.0,
-                 batching: bool = True):
+                 batching: bool = True, max_queue: int | None = 64, request_timeout_s: float | None = 30.0):
         super().__init__(name)
         self.model_dir = model_dir
         self.device_choice = device
@@ -54,6 +55,7 @@ class CourseExtractor(Model):
         # Concurrent requests share one forward batch (predictors/common/batching.py).
         self.batcher = DynamicBatcher(self.extract, self._executor, max_batch_size=max_batch_size,
                                       max_latency_ms=max_batch_latency_ms) if batching else None
+        self.admission = Admission(name, max_queue, request_timeout_s)  # bounded queue, deadline
         self._pipeline = None
 
     def load(self) -> bool:
@@ -76,6 +78,10 @@ class CourseExtractor(Model):
         return [to_spans(text, found) for text, found in zip(texts, entities, strict=True)]
 
     async def run(self, texts: list[str]) -> list[list[CourseSpan]]:
+        """Spans for `texts`, admitted under the queue limit and the request deadline."""
+        return await self.admission(self._run(texts))
+
+    async def _run(self, texts: list[str]) -> list[list[CourseSpan]]:
         if self.batcher is not None:
             return await self.batcher.submit(texts)
         return await asyncio.get_running_loop().run_in_executor(self._executor, self.extract, texts)

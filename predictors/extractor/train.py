@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -52,6 +53,8 @@ def default_base_model() -> str:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--base-model", default=None, help="Model dir or hub id (default: packaged MiniLM)")
+    parser.add_argument("--base-model-revision", default=None,
+                        help="Hub commit (or tag) of --base-model: pins what a hub id downloads")
     parser.add_argument("--output-dir", type=Path, default=Path("models/extractor"))
     parser.add_argument("--train-size", type=int, default=3000, help="synthetic training examples")
     parser.add_argument("--eval-size", type=int, default=1000, help="held-out synthetic sentences")
@@ -99,11 +102,16 @@ def compute_metrics(eval_pred) -> dict[str, float]:
 def train(args: argparse.Namespace) -> dict:
     set_seed(args.seed)
     base = args.base_model or default_base_model()
-    tokenizer = AutoTokenizer.from_pretrained(base)
+    revision = args.base_model_revision
+    if revision is None and not Path(base).is_dir():
+        print(f"warning: {base} comes from the hub unpinned; pass --base-model-revision COMMIT so a "
+              "rebuild trains on the same weights", file=sys.stderr)
+    tokenizer = AutoTokenizer.from_pretrained(base, revision=revision)
     if not tokenizer.is_fast:
         raise SystemExit(f"{base}: a fast tokenizer is needed for character offsets")
     model = AutoModelForTokenClassification.from_pretrained(
         base,
+        revision=revision,
         num_labels=len(LABELS),
         id2label=dict(enumerate(LABELS)),
         label2id=LABEL2ID,

@@ -90,6 +90,29 @@ seccompProfile:
 {{- end }}
 
 {{/*
+Seconds a predictor may spend draining after SIGTERM (its --grace_period_s): the pod's grace
+period minus the preStop sleep, which the kubelet counts against the same budget.
+*/}}
+{{- define "simplechat.drainSeconds" -}}
+{{- $s := .Values.shutdown }}
+{{- if le (int $s.gracePeriodSeconds) (int $s.preStopSleepSeconds) }}
+{{- fail "shutdown.gracePeriodSeconds must exceed shutdown.preStopSleepSeconds (the drain gets the difference)" }}
+{{- end }}
+{{- sub $s.gracePeriodSeconds $s.preStopSleepSeconds }}
+{{- end }}
+
+{{/*
+A serving container's lifecycle: sleep before SIGTERM so the endpoint controller and the ingress
+stop sending new requests first. exec sleep, not the native sleep action: that is alpha (off)
+on Kubernetes 1.29, which the chart supports; both images ship /bin/sleep.
+*/}}
+{{- define "simplechat.lifecycle" -}}
+preStop:
+  exec:
+    command: ["sleep", "{{ .Values.shutdown.preStopSleepSeconds }}"]
+{{- end }}
+
+{{/*
 Spec of an Ingress: class, optional TLS and host, and the given paths to Services on port 80.
 Usage: include "simplechat.ingressSpec" (dict "root" . "paths" (list (dict "path" "/" "pathType" "Prefix" "service" "name")))
 */}}
