@@ -11,6 +11,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import logging
+import os
 import signal
 import sys
 import threading
@@ -24,6 +26,8 @@ from kserve.protocol.rest.server import RESTServer
 
 from predictors.common import admission, sdk_app
 from predictors.common.model_dir import ModelDirError, check_model_dir
+
+LOADER = "load-models"  # the loading thread's name
 
 
 def _load_in_background(models: Sequence[Model]) -> asyncio.Future:
@@ -41,7 +45,7 @@ def _load_in_background(models: Sequence[Model]) -> asyncio.Future:
         else:
             loop.call_soon_threadsafe(done.set_result, None)
 
-    threading.Thread(target=run, name="load-models", daemon=True).start()
+    threading.Thread(target=run, name=LOADER, daemon=True).start()
     return done
 
 
@@ -127,7 +131,19 @@ def serve(models: Sequence[Model], args: argparse.Namespace, routers: Iterable[A
     # On stdout, not only in the log: the one line a user of `make run` looks for.
     url = f"http://{args.host}:{args.http_port}"
     print(f"serving {', '.join(m.name for m in models)} on {url}  (Ctrl-C stops)", flush=True)
-    return asyncio.run(_run(rest, models, url))
+    try:
+        code = asyncio.run(_run(rest, models, url))
+    except SystemExit as exc:  # the signal, re-raised by uvicorn once it has stopped serving
+        code = exc.code if isinstance(exc.code, int) else 0
+    if any(t.name == LOADER and t.is_alive() for t in threading.enumerate()):
+        # Stopped during a load: finalizing the interpreter under a thread that is inside torch's
+        # or the tokenizer's native code aborts the process (SIGABRT, "terminate called without
+        # an active exception"). Nothing is left to clean up but our output.
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code
 
 
 def run_predictor(

@@ -10,6 +10,7 @@ import threading
 import time
 
 import httpx
+import pytest
 
 from tests.conftest import start_predictor
 from tests.reliability.figures import record
@@ -73,7 +74,10 @@ def test_sigterm_drains_in_flight_requests_refuses_new_ones_and_exits_0(extracto
            exit_code=exit_code, drained_in_s=round(drained_in, 1))
 
 
-def test_sigterm_while_loading_exits_0_without_waiting_for_the_load(extractor_dir):
+@pytest.mark.parametrize("delay_s", [0.0, 0.3, 0.6])
+def test_sigterm_while_loading_exits_0_without_waiting_for_the_load(extractor_dir, delay_s):
+    """At several points of the load (which runs in native code: safetensors, tokenizers, torch).
+    Once this aborted with SIGABRT ("terminate called without an active exception")."""
     predictor = start_predictor("predictors.extractor", "extractor", extractor_dir)
     status = None
     deadline = time.monotonic() + 60
@@ -83,6 +87,7 @@ def test_sigterm_while_loading_exits_0_without_waiting_for_the_load(extractor_di
         except httpx.TransportError:
             time.sleep(0.05)
     assert status in (503, 200)  # 503: still loading, the case this is about (the load takes seconds)
+    time.sleep(delay_s)
     started = time.monotonic()
     predictor.process.terminate()
     try:
