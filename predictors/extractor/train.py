@@ -132,6 +132,7 @@ def train(args: argparse.Namespace) -> dict:
         learning_rate=args.learning_rate,
         warmup_steps=0.1,
         weight_decay=0.01,
+        optim="adamw_torch_fused",  # one kernel for all parameters: the step was 40% of a CPU step
         eval_strategy="no",
         save_strategy="no",
         logging_steps=50,
