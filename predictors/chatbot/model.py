@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections import defaultdict
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from kserve import Model
@@ -24,6 +23,7 @@ from predictors.chatbot.generation import DialogueModel, PromptTooLong, Settings
 from predictors.chatbot.schema import DEFAULT_MAX_MESSAGE_CHARS, ChatInstance
 from predictors.common.admission import Admission
 from predictors.common.batching import DynamicBatcher
+from predictors.common.inference_thread import DEFAULT_NICE, inference_executor
 from predictors.common.payload import parse_instances, v2_strings, validate
 
 
@@ -38,14 +38,16 @@ class Batch:
 class Chatbot(Model):
     def __init__(self, name: str, model_dir: str, device: str = "auto", max_batch_size: int = 64,
                  max_message_chars: int = DEFAULT_MAX_MESSAGE_CHARS, max_batch_latency_ms: float = 5.0,
-                 batching: bool = True, max_queue: int | None = 64, request_timeout_s: float | None = 30.0):
+                 batching: bool = True, max_queue: int | None = 64, request_timeout_s: float | None = 30.0,
+                 inference_nice: int = DEFAULT_NICE):
         super().__init__(name)
         self.model_dir = model_dir
         self.device_choice = device
         self.max_batch_size = max_batch_size
         self.context = {"max_message_chars": max_message_chars}
-        # One generation thread: never blocks the event loop, never two generate() at once.
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{name}-generate")
+        # One generation thread: never blocks the event loop, never two generate() at once;
+        # below the event loop's priority, so 503s and health checks stay fast under load.
+        self._executor = inference_executor(f"{name}-generate", inference_nice)
         # Concurrent requests share one generate call; generate() keeps settings apart.
         self.batcher = DynamicBatcher(self._generate_pairs, self._executor, max_batch_size=max_batch_size,
                                       max_latency_ms=max_batch_latency_ms) if batching else None

@@ -6,6 +6,8 @@ import argparse
 
 from kserve import model_server
 
+from predictors.common.inference_thread import DEFAULT_NICE
+
 
 def build_parser(description: str, model_name: str) -> argparse.ArgumentParser:
     """Every kserve ModelServer flag (--http_port, --workers, ...) plus what a predictor needs."""
@@ -36,6 +38,9 @@ def build_parser(description: str, model_name: str) -> argparse.ArgumentParser:
                         help="Most requests waiting or running per model; beyond it a fast 503 with Retry-After")
     parser.add_argument("--request_timeout_s", type=float, default=30.0,
                         help="Per-request deadline; a request past it gets a 504 and its work is dropped (0: none)")
+    parser.add_argument("--inference_nice", type=nice_increment, default=DEFAULT_NICE,
+                        help="How many nice steps below the event loop forwards run (0-19; Linux), so health "
+                             "checks and 503s stay fast while every core is busy with a batch")
     parser.add_argument("--grace_period_s", type=int, default=30,
                         help="On SIGTERM, how long in-flight requests may take to finish before the server exits")
     return parser
@@ -48,11 +53,18 @@ def positive_int(value: str) -> int:
     return number
 
 
+def nice_increment(value: str) -> int:
+    number = int(value)
+    if not 0 <= number <= 19:
+        raise argparse.ArgumentTypeError(f"must be 0-19, got {value}")
+    return number
+
+
 def model_options(args: argparse.Namespace) -> dict:
     """The model constructors' batching and admission keywords from the parsed flags."""
     return {"max_batch_size": args.max_batch_size, "max_batch_latency_ms": args.max_batch_latency_ms,
             "batching": not args.no_batching, "max_queue": args.max_queue,
-            "request_timeout_s": args.request_timeout_s}
+            "request_timeout_s": args.request_timeout_s, "inference_nice": args.inference_nice}
 
 
 def add_ray_arguments(parser: argparse.ArgumentParser) -> None:

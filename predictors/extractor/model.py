@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +23,7 @@ from transformers import AutoModelForTokenClassification, AutoTokenizer, pipelin
 from predictors.common.admission import Admission
 from predictors.common.batching import DynamicBatcher
 from predictors.common.device import resolve_device
+from predictors.common.inference_thread import DEFAULT_NICE, inference_executor
 from predictors.common.model_dir import check_model_dir
 from predictors.common.payload import parse_instances, v2_strings, validate
 from predictors.extractor.schema import DEFAULT_MAX_TEXT_CHARS, CourseSpan, ExtractInstance
@@ -44,14 +44,16 @@ class Batch:
 class CourseExtractor(Model):
     def __init__(self, name: str, model_dir: str, device: str = "auto", max_batch_size: int = 64,
                  max_text_chars: int = DEFAULT_MAX_TEXT_CHARS, max_batch_latency_ms: float = 5.0,
-                 batching: bool = True, max_queue: int | None = 64, request_timeout_s: float | None = 30.0):
+                 batching: bool = True, max_queue: int | None = 64, request_timeout_s: float | None = 30.0,
+                 inference_nice: int = DEFAULT_NICE):
         super().__init__(name)
         self.model_dir = model_dir
         self.device_choice = device
         self.max_batch_size = max_batch_size
         self.max_text_chars = max_text_chars
-        # One inference thread: forwards never block the event loop and never run concurrently.
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{name}-infer")
+        # One inference thread: forwards never block the event loop and never run concurrently;
+        # below the event loop's priority, so 503s and health checks stay fast under load.
+        self._executor = inference_executor(f"{name}-infer", inference_nice)
         # Concurrent requests share one forward batch (predictors/common/batching.py).
         self.batcher = DynamicBatcher(self.extract, self._executor, max_batch_size=max_batch_size,
                                       max_latency_ms=max_batch_latency_ms) if batching else None
