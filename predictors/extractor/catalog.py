@@ -392,3 +392,37 @@ ROOMS: tuple[str, ...] = (
 )
 
 CITIES: tuple[str, ...] = ("Boston", "Chicago", "Seattle", "Austin", "Toronto", "London")
+
+# Open-vocabulary titles for the training side only: a modifier and a field, a field with a
+# level, two fields joined. With a few hundred titles the model memorises them and misses an
+# unseen one ("Orchestra", "Labor Lab"); thousands of combinations teach what a title *looks*
+# like instead. Held-out names are never generated, nor are the subjects that compose held-out
+# titles ("Music", "Labor") used (dataset.split_vocabulary).
+FIELD_MODIFIERS: tuple[str, ...] = (
+    "Applied", "Advanced", "Computational", "Quantitative", "Molecular", "Cellular", "Comparative",
+    "Environmental", "Medieval", "Modern", "Digital", "Statistical", "Nonlinear", "Urban",
+    "Global", "Cognitive", "Experimental", "Theoretical", "Industrial", "Clinical", "Visual",
+    "Political", "Public", "Social", "Cultural", "Discrete", "Biomedical", "Structural",
+    "Chemical", "Electrical", "Mechanical", "Early", "American", "European", "East Asian",
+    "African", "Ancient", "Classical", "Intermediate", "Elementary", "Introductory", "Marine",
+    "Planetary", "Evolutionary", "Legal", "Sustainable", "Interactive", "Literary", "Islamic",
+    "Romantic", "Victorian", "Spatial", "Tropical", "Urban", "Rural", "Sensory", "Coastal",
+)
+FIELD_HEADS: tuple[str, ...] = (
+    "Systems", "Methods", "Analysis", "Design", "Mechanics", "Modeling", "Policy", "Writing",
+    "Studies", "Chemistry", "Physics", "Economics", "Literature", "History", "Art",
+    "Philosophy", "Geometry", "Imaging", "Genetics", "Optics", "Materials", "Painting",
+    "Sculpture", "Fiction", "Cinema", "Computing", "Security", "Accounting", "Marketing",
+    "Leadership", "Archaeology", "Thought", "Governance", "Nutrition", "Planning",
+    "Inference", "Learning", "Control", "Astronomy", "Geology", "Meteorology", "Choir",
+    "Percussion", "Printmaking", "Woodworking", "Welding", "Cartography", "Forestry", "Agronomy",
+    "Hydrology", "Virology", "Immunology", "Toxicology", "Acoustics", "Robotics", "Bioethics",
+    "Folklore", "Calligraphy", "Puppetry", "Glassblowing", "Horticulture", "Kinesiology",
+)
+TITLE_LEVELS: tuple[str, ...] = (
+    " I", " II", " III", " IV", " 101", " 201", " 1", " 2", " Lab", " Laboratory", " Seminar",
+    " Workshop", " Studio", " Practicum", ": An Introduction", ": Methods and Practice",
+    # subtitles, as catalogs print them
+    ": Antiquity to 1500", ": 1945 to the Present", ": Colonial Era to 1877", ": Classical to Romantic",
+    ": A Global Survey", ": Theory and Methods", ": Case Studies", ": Ethics and Policy",
+)

@@ -10,11 +10,11 @@ from __future__ import annotations
 import json
 import random
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from predictors.extractor import catalog
-from predictors.extractor.templates import TEMPLATES
+from predictors.extractor.templates import TEMPLATES, TRAINING_ONLY
 
 LABELS: tuple[str, ...] = ("O", "B-COURSE", "I-COURSE")
 LABEL2ID = {label: i for i, label in enumerate(LABELS)}
@@ -89,10 +89,72 @@ def compose_titles(subjects: tuple[str, ...], per_subject: int = 2) -> tuple[str
     return tuple(titles)
 
 
-def split_vocabulary(every: int = 5) -> tuple[Vocabulary, Vocabulary]:
+def synthetic_titles(count: int, subjects: tuple[str, ...], exclude: set[str], seed: int = 0) -> tuple[str, ...]:
+    """`count` distinct open-vocabulary titles ("Coastal Hydrology II", "Folklore & Optics")
+    over catalog.FIELD_HEADS and `subjects`, none of them in `exclude`, in any spelling."""
+    rng = random.Random(seed)
+    heads, modifiers = catalog.FIELD_HEADS + subjects, catalog.FIELD_MODIFIERS
+    titles: dict[str, None] = {}  # insertion-ordered set: deterministic for a given seed
+    excluded = {_loose(e) for e in exclude}
+    for _ in range(count * 50):
+        if len(titles) == count:
+            break
+        field = rng.choice(heads)
+        if field.startswith("the "):
+            continue
+        # A lone subject ("Engineering") is a major far more often than a course: always qualify it.
+        if rng.random() < 0.6 or field in subjects:
+            field = f"{rng.choice(modifiers)} {field}"
+        roll = rng.random()
+        if roll < 0.3:
+            title = field + rng.choice(catalog.TITLE_LEVELS)
+        elif roll < 0.55:
+            pattern = rng.choice(catalog.TITLE_PATTERNS)
+            title = pattern.format(s=field, s2=rng.choice(heads))
+        else:
+            title = field
+        title = title[0].upper() + title[1:]
+        if _loose(title) not in excluded:
+            titles[title] = None
+    return tuple(titles)
+
+
+def synthetic_code_names(count: int, exclude: set[str], seed: int = 0) -> tuple[str, ...]:
+    """Numbered course names as schools print them: MIT "6.042", CMU "15-112", "21M.301";
+    none in `exclude`, in any spelling."""
+    rng = random.Random(seed)
+
+    def subject_number() -> str:  # MIT numbers mostly start with zeros: 6.001, 6.042, 8.01, 5.111
+        return rng.choice((f"00{rng.randint(1, 9)}", f"0{rng.randint(10, 99)}", f"0{rng.randint(1, 9)}",
+                           f"{rng.randint(100, 999)}", f"{rng.randint(10, 99)}"))
+
+    shapes = (
+        lambda: f"{rng.randint(1, 24)}.{subject_number()}",
+        lambda: f"{rng.randint(1, 24)}.{subject_number()}",
+        lambda: f"{rng.randint(2, 99)}-{rng.randint(100, 999)}",
+        lambda: f"{rng.randint(1, 24)}{rng.choice('MAS')}.{subject_number()}",
+        lambda: f"{rng.choice(ALL_CODES)}{rng.choice(('', ' '))}{rng.randint(1, 299)}{rng.choice('ABCLNn')}",
+    )
+    names: dict[str, None] = {}
+    excluded = {_loose(e) for e in exclude}
+    while len(names) < count:
+        name = rng.choice(shapes)()
+        if _loose(name) not in excluded:
+            names[name] = None
+    return tuple(names)
+
+
+def _loose(name: str) -> str:
+    """A name's spelling-insensitive key: "Lin Alg", "linalg" and "Lin Algs" share it."""
+    return re.sub(r"[^a-z0-9]", "", name.lower()).rstrip("s")
+
+
+def split_vocabulary(every: int = 5, synthetic: int = 0) -> tuple[Vocabulary, Vocabulary]:
     """Disjoint train/eval vocabularies: split by title (within each area), by subject of the
     composed titles and by template (within each group), so both sides cover every area and
-    every way of writing."""
+    every way of writing. `synthetic` open-vocabulary titles (and a fifth as many numbered
+    course names), with the templates that keep them from overreaching, join the training side
+    only, so evaluation stays on real catalog names in held-out phrasing."""
 
     def side(held_out: bool) -> Vocabulary:
         titles = tuple(
@@ -114,7 +176,26 @@ def split_vocabulary(every: int = 5) -> tuple[Vocabulary, Vocabulary]:
             templates=templates,
         )
 
-    return side(False), side(True)
+    train, held_out = side(False), side(True)
+    exclude = {t for t, _ in held_out.titles} | set(held_out.nicknames) | set(held_out.code_names)
+    # The catalog spells some names twice ("Lin Alg", "linalg"; the title "Torts", the nickname
+    # "Torts"): a spelling of a held-out name must not train.
+    held = {_loose(name) for name in exclude}
+    train = replace(
+        train,
+        titles=tuple((t, a) for t, a in train.titles if _loose(t) not in held),
+        nicknames=tuple(n for n in train.nicknames if _loose(n) not in held),
+        code_names=tuple(c for c in train.code_names if _loose(c) not in held),
+    )
+    if synthetic:
+        subjects = _take(catalog.SUBJECTS, False, every)  # the held-out ones compose eval titles
+        train = replace(
+            train,
+            titles=train.titles + tuple((t, "") for t in synthetic_titles(synthetic, subjects, exclude)),
+            code_names=train.code_names + synthetic_code_names(synthetic // 5, exclude),
+            templates=train.templates + TRAINING_ONLY,
+        )
+    return train, held_out
 
 
 def _random_code(rng: random.Random, area: str | None) -> str:

@@ -290,3 +290,29 @@ TEMPLATES: dict[str, tuple[str, ...]] = {
         "To major in {major}, you need {c} and {c}.",
     ),
 }
+
+# Training-only lines that keep the synthetic training names (dataset.split_vocabulary) from
+# overreaching: shorthand typed right after a name ("tmrw", "rn", "hw") and the zero-padded
+# section and lecture numbers that look like MIT course numbers ("Section 002", not "6.002").
+# Not split: evaluation keeps only the templates above.
+TRAINING_ONLY: tuple[tuple[str, str], ...] = (
+    ("chat", "{c} quiz tmrw wish me luck"),
+    ("chat", "{nick} exam tmr 😭"),
+    ("chat", "{c} hw due tonight smh"),
+    ("chat", "skipping {c} rn, too tired"),
+    ("chat", "{c} sem 2 starts next wk"),
+    ("chat", "{cc} pset due asap pls help"),
+    ("chat", "{c} lab tmrw at 9 ugh"),
+    ("chat", "idk if {c} is worth it tbh"),
+    ("chat", "{nick} final tmrw and i'm cooked"),
+    ("chat", "{c} lecture rn is so boring ngl"),
+    ("chat", "{c} prof is chill imo"),
+    ("chat", "anyone in {c} this sem? dm me"),
+    ("chat", "{c} notes pls, missed class yday"),
+    ("catalog", "{t} ({code}), Section 003, {day} {time}"),
+    ("catalog", "Section 001 of {c} is full; Section 002 still has seats."),
+    ("catalog", "{code} {t} — Lecture 01, Lab 04"),
+    ("statement", "Lecture 05 of {c} is posted, and Problem Set 02 is due {day}."),
+    ("statement", "I'm in section 004 of {c} with {prof}."),
+    ("document", "Reminder: {c} recitation 03 moves to {room}."),
+)

@@ -58,6 +58,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--output-dir", type=Path, default=Path("models/extractor"))
     parser.add_argument("--train-size", type=int, default=3000, help="synthetic training examples")
     parser.add_argument("--eval-size", type=int, default=1000, help="held-out synthetic sentences")
+    parser.add_argument("--synthetic-titles", type=int, default=300,
+                        help="open-vocabulary titles added to the training side (0: catalog only)")
     parser.add_argument("--epochs", type=float, default=3.0)  # more passes beat more sentences here
     parser.add_argument("--max-steps", type=int, default=-1, help="stop after N steps (quick runs)")
     parser.add_argument("--batch-size", type=int, default=16)
@@ -118,7 +120,7 @@ def train(args: argparse.Namespace) -> dict:
         ignore_mismatched_sizes=True,  # replace a pretrained NER head (e.g. conll03's 9 labels)
     )
 
-    train_vocab, eval_vocab = split_vocabulary()
+    train_vocab, eval_vocab = split_vocabulary(synthetic=args.synthetic_titles)
     train_ds = to_dataset(generate(train_vocab, args.train_size, seed=args.seed), tokenizer)
     eval_ds = to_dataset(generate(eval_vocab, args.eval_size, seed=args.seed + 1), tokenizer)
     realistic = load_annotated(args.realistic) if args.realistic and args.realistic.exists() else []
@@ -159,6 +161,7 @@ def train(args: argparse.Namespace) -> dict:
     metrics = {
         "base_model": base,
         "train_sentences": len(train_ds),
+        "train_titles": len(train_vocab.titles),
         "heldout_sentences": len(eval_ds),
         "train_seconds": round(train_seconds, 1),
         "heldout": {k: round(heldout[f"heldout_{k}"], 4) for k in ("precision", "recall", "f1")},

@@ -18,11 +18,18 @@ from predictors.extractor.dataset import (
     load_annotated,
     render,
     split_vocabulary,
+    synthetic_code_names,
+    synthetic_titles,
 )
-from predictors.extractor.templates import TEMPLATES
+from predictors.extractor.templates import TEMPLATES, TRAINING_ONLY
 
 REALISTIC = Path(__file__).resolve().parents[1] / "data" / "realistic_courses.jsonl"
 TITLES = [t for _, titles in catalog.COURSES.values() for t in titles]
+
+
+def loose(name):
+    """The same spelling-blind key the generator uses, written out again so the test can fail."""
+    return re.sub(r"[^a-z0-9]", "", name.lower()).rstrip("s")
 
 
 def test_catalog_covers_the_areas_and_title_shapes():
@@ -48,12 +55,44 @@ def test_templates_cover_every_way_of_writing():
 def test_split_is_disjoint_by_title_nickname_code_and_template():
     train, held_out = split_vocabulary()
     assert not {t for t, _ in train.titles} & {t for t, _ in held_out.titles}
+    # Nor does another spelling of a held-out name train ("linalg" for "Lin Alg").
+    held = {loose(n) for n in [t for t, _ in held_out.titles] + list(held_out.nicknames)}
+    assert not held & {loose(n) for n in [t for t, _ in train.titles] + list(train.nicknames)}
     assert not set(train.nicknames) & set(held_out.nicknames)
     assert not set(train.code_names) & set(held_out.code_names)
     assert not {t for _, t in train.templates} & {t for _, t in held_out.templates}
     # Both sides see every area and every group, so the eval measures generalisation, not absence.
     assert {a for _, a in held_out.titles} == {a for _, a in train.titles}
     assert {g for g, _ in held_out.templates} == set(TEMPLATES)
+
+
+def test_synthetic_training_names_never_touch_the_held_out_side():
+    plain_train, held_out = split_vocabulary()
+    train, same_held_out = split_vocabulary(synthetic=300)
+    assert same_held_out == held_out  # synthetic names change training only
+    assert len(train.titles) == len(plain_train.titles) + 300
+    assert len(train.code_names) == len(plain_train.code_names) + 60
+    held = {loose(n) for n in [t for t, _ in held_out.titles] + list(held_out.nicknames) + list(held_out.code_names)}
+    for name in [t for t, _ in train.titles] + list(train.nicknames) + list(train.code_names):
+        assert loose(name) not in held, name
+    # Nor the held-out subjects the composed eval titles are built from ("Labor" -> "Labor Lab").
+    held_subjects = {s for s in catalog.SUBJECTS[2::5]}
+    synthetic = {t for t, _ in train.titles} - {t for t, _ in plain_train.titles}
+    assert not any(re.search(rf"\b{re.escape(s)}\b", t) for t in synthetic for s in held_subjects)
+    assert set(train.templates) - set(plain_train.templates) == set(TRAINING_ONLY)
+    assert not {t for _, t in TRAINING_ONLY} & {t for _, t in held_out.templates}
+
+
+def test_synthetic_names_are_deterministic_and_shaped_like_real_ones():
+    titles = synthetic_titles(200, ("Economics",), exclude={"Welding"})
+    assert titles == synthetic_titles(200, ("Economics",), exclude={"Welding"})
+    assert len(set(titles)) == 200 and "Welding" not in titles
+    assert all(t[0].isupper() for t in titles)
+    assert "Economics" not in titles  # a lone subject is a major, not a course
+    codes = synthetic_code_names(300, exclude={"6.006"})
+    assert "6.006" not in codes and len(set(codes)) == 300
+    assert any(re.fullmatch(r"\d+\.00\d", c) for c in codes)  # MIT numbers: 6.001, 8.01
+    assert any(re.fullmatch(r"\d+-\d{3}", c) for c in codes)  # CMU numbers: 15-112
 
 
 def test_composed_titles_are_deterministic_and_read_like_titles():
