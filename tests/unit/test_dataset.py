@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from predictors.extractor import catalog
 from predictors.extractor.dataset import (
+    COURSE_SLOTS,
+    FILLERS,
     IGNORE,
     LABEL2ID,
     Example,
@@ -21,6 +24,7 @@ from predictors.extractor.dataset import (
     synthetic_code_names,
     synthetic_titles,
 )
+from predictors.extractor.genres import GENRE_TEMPLATES
 from predictors.extractor.templates import TEMPLATES, TRAINING_ONLY
 
 REALISTIC = Path(__file__).resolve().parents[1] / "data" / "realistic_courses.jsonl"
@@ -160,3 +164,47 @@ def test_annotation_naming_a_missing_course_is_an_error(tmp_path):
     bad.write_text('{"text": "I like Art", "courses": ["Music"]}\n')
     with pytest.raises(ValueError, match="Music"):
         load_annotated(bad)
+
+
+def test_real_writing_joins_the_training_side_only():
+    plain_train, plain_held = split_vocabulary(synthetic=300)
+    train, held = split_vocabulary(synthetic=300, real_writing=True)
+    assert held == plain_held  # the synthetic held-out split does not move
+    assert set(GENRE_TEMPLATES) <= {group for group, _ in train.templates}
+    assert len(train.templates) > len(plain_train.templates)
+    assert train.long_titles and train.mooc_titles and train.odd_codes
+    held_keys = {loose(t) for t, _ in held.titles} | {loose(n) for n in held.nicknames + held.code_names}
+    assert not held_keys & {loose(n) for n in train.long_titles + train.mooc_titles + train.odd_codes}
+
+
+def test_every_genre_template_uses_known_slots_and_has_negatives():
+    for genre, templates in GENRE_TEMPLATES.items():
+        negatives = 0
+        for template in templates:
+            slots = set(re.findall(r"\{(\w+)\}", template))
+            assert slots <= COURSE_SLOTS | set(FILLERS), (genre, template)
+            negatives += not slots & COURSE_SLOTS
+            for match in re.finditer(r"\{(\w+)\}", template):  # spans fall on word boundaries
+                if match.group(1) in COURSE_SLOTS:
+                    before, after = template[match.start() - 1:match.start()], template[match.end():match.end() + 1]
+                    assert not before.isalnum() and not after.isalnum(), (genre, template)
+        assert negatives >= 0.25 * len(templates), genre
+
+
+def test_a_lowercased_one_word_title_is_a_subject_not_a_course():
+    import random
+
+    _, held = split_vocabulary()
+    one_word = replace(held, titles=(("Topology", "mathematics"),))
+    seen = set()
+    for seed in range(200):
+        example = render("I never liked {t} much", "chat", one_word, random.Random(seed))
+        lowered = example.text.startswith("i never")
+        seen.add(lowered)
+        assert example.courses == ([] if lowered else ["Topology"])
+    assert seen == {True, False}
+
+
+def test_the_generic_subject_filler_holds_no_catalog_title():
+    titles = {loose(t) for t in TITLES}
+    assert FILLERS["subject"] and not {loose(s) for s in FILLERS["subject"]} & titles

@@ -23,3 +23,29 @@ def test_a_bracket_inside_the_name_is_kept():
     text = "Biology (Honors)"
     (span,) = to_spans(text, [entity(0, 16)])
     assert span.text == "Biology (Honors)"
+
+
+def spans_of(text, *names):
+    """Entities covering each name exactly as it first occurs in `text`."""
+    out = []
+    for name in names:
+        start = text.index(name)
+        out.append(entity(start, start + len(name)))
+    return [s.text for s in to_spans(text, out)]
+
+
+def test_dangling_conjunctions_and_lowercase_prepositions_are_trimmed():
+    text = "Also see Probability and Real Analysis I; took Optics with Dr. Okafor, then in Latin America"
+    assert spans_of(text, "Probability and", "and Real Analysis I", "Optics with", "in Latin America") == [
+        "Probability", "Real Analysis I", "Optics", "Latin America"]
+
+
+def test_words_inside_a_title_and_a_capitalized_article_stay():
+    text = "The Idea of the Self and Music from Bach to the Beatles"
+    assert spans_of(text, "The Idea of the Self", "Music from Bach to the Beatles") == [
+        "The Idea of the Self", "Music from Bach to the Beatles"]
+
+
+def test_a_hashtag_loses_its_hash_and_a_lone_letter_is_no_name():
+    text = "#orgo again, and I said no"
+    assert spans_of(text, "#orgo", "I") == ["orgo"]

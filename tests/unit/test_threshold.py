@@ -1,0 +1,35 @@
+"""The span score threshold chosen on the dev part: the lowest one that is not clearly worse."""
+
+from __future__ import annotations
+
+from predictors.extractor.evaluation import parse_markup
+from predictors.extractor.schema import CourseSpan
+from predictors.extractor.train import THRESHOLDS, choose_threshold
+
+
+def span(text, name, score):
+    start = text.index(name)
+    return CourseSpan(text=name, start=start, end=start + len(name), score=score)
+
+
+def test_a_threshold_that_drops_only_wrong_spans_is_chosen():
+    examples = [parse_markup(f"forum\ttook [[Optics {i}]] and physics") for i in range(10)]
+    scored = [[span(e.text, e.courses[0], 0.99), span(e.text, "physics", 0.62)] for e in examples]
+    threshold = choose_threshold(examples, scored)
+    assert 0.62 < threshold <= 0.99
+    assert threshold == min(t for t in THRESHOLDS if t > 0.62)  # the lowest that removes them
+
+
+def test_no_gain_keeps_the_lowest_threshold():
+    examples = [parse_markup(f"forum\ttook [[Optics {i}]]") for i in range(10)]
+    scored = [[span(e.text, e.courses[0], 0.97)] for e in examples]
+    assert choose_threshold(examples, scored) == THRESHOLDS[0]
+
+
+def test_a_gain_within_the_tolerance_does_not_raise_the_threshold():
+    # 100 right spans; one wrong span scored 0.5: dropping it gains F1 0.005, under 0.01.
+    examples = [parse_markup(f"forum\ttook [[Optics {i}]] and physics") for i in range(100)]
+    scored = [[span(e.text, e.courses[0], 0.99)] for e in examples]
+    scored[0].append(span(examples[0].text, "physics", 0.5))
+    assert choose_threshold(examples, scored) == THRESHOLDS[0]
+    assert choose_threshold(examples, scored, tolerance=0.0) > 0.5
