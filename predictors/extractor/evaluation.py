@@ -120,12 +120,17 @@ def mistakes(examples: Sequence[Example], predicted: Sequence[Iterable[Span]]) -
     return lines
 
 
-def predict_spans(extract: Callable, texts: list[str], batch_size: int = 32) -> list[list[Span]]:
-    """`extract(texts) -> [[CourseSpan]]` in batches, reduced to (start, end) pairs."""
+def predict_spans(extract: Callable, texts: list[str], batch_size: int = 32) -> list[list]:
+    """`extract(texts) -> [[CourseSpan]]` over `texts` in batches of `batch_size`."""
     spans = []
     for i in range(0, len(texts), batch_size):
-        spans.extend([(s.start, s.end) for s in found] for found in extract(texts[i:i + batch_size]))
+        spans.extend(extract(texts[i:i + batch_size]))
     return spans
+
+
+def above(predicted: Sequence[Iterable], threshold: float = 0.0) -> list[list[Span]]:
+    """The (start, end) pairs of the spans scoring at least `threshold`, as the server keeps them."""
+    return [[(s.start, s.end) for s in spans if s.score >= threshold] for spans in predicted]
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -144,7 +149,7 @@ def main(argv: list[str] | None = None) -> None:
     examples = load_markup(path)
     tagger = build_pipeline(AutoModelForTokenClassification.from_pretrained(args.model_dir),
                             AutoTokenizer.from_pretrained(args.model_dir))
-    predicted = predict_spans(lambda texts: extract(tagger, texts, args.threshold), [e.text for e in examples])
+    predicted = above(predict_spans(lambda texts: extract(tagger, texts, args.threshold), [e.text for e in examples]))
     if args.errors:
         print("\n".join(mistakes(examples, predicted)))
     print(json.dumps(score(examples, predicted), indent=2))

@@ -39,7 +39,7 @@ from predictors.extractor.dataset import (
     load_annotated,
     split_vocabulary,
 )
-from predictors.extractor.evaluation import REALTEXT, load_markup, predict_spans, score
+from predictors.extractor.evaluation import REALTEXT, above, load_markup, predict_spans, score
 from predictors.extractor.inference import THRESHOLD_KEY, build_pipeline, extract
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -117,22 +117,9 @@ def choose_threshold(examples: list[Example], scored: list[list], tolerance: flo
 
     The dev part is small: a threshold that wins by a hair there mostly costs recall
     elsewhere, so a higher threshold has to earn its place by more than noise."""
-    def f1_at(threshold: float) -> float:
-        kept = [[(s.start, s.end) for s in spans if s.score >= threshold] for spans in scored]
-        return score(examples, kept)["overall"]["f1"]
-
-    f1 = {t: f1_at(t) for t in THRESHOLDS}
+    f1 = {t: score(examples, above(scored, t))["overall"]["f1"] for t in THRESHOLDS}
     best = max(f1.values())
     return min(t for t, value in f1.items() if value >= best - tolerance)
-
-
-def evaluate(tagger, splits: dict[str, list[Example]], threshold: float) -> dict[str, dict]:
-    """Scores of the model as served on each split."""
-    return {
-        name: score(examples, predict_spans(lambda texts: extract(tagger, texts, threshold),
-                                            [e.text for e in examples]))
-        for name, examples in splits.items() if examples
-    }
 
 
 def train(args: argparse.Namespace) -> dict:
@@ -198,13 +185,10 @@ def train(args: argparse.Namespace) -> dict:
 
     model = trainer.model.eval()
     tagger = build_pipeline(model, tokenizer, device=model.device)
-    threshold = 0.0
-    if splits["realtext_dev"]:
-        dev = splits["realtext_dev"]
-        scored = []
-        for i in range(0, len(dev), 32):
-            scored.extend(extract(tagger, [e.text for e in dev[i:i + 32]], threshold=0.0))
-        threshold = choose_threshold(dev, scored)
+    # One forward per split with every span and its score; the threshold then only filters.
+    scored = {name: predict_spans(lambda texts: extract(tagger, texts, threshold=0.0), [e.text for e in examples])
+              for name, examples in splits.items() if examples}
+    threshold = choose_threshold(splits["realtext_dev"], scored["realtext_dev"]) if "realtext_dev" in scored else 0.0
     setattr(model.config, THRESHOLD_KEY, threshold)
     metrics = {
         "base_model": base,
@@ -213,7 +197,7 @@ def train(args: argparse.Namespace) -> dict:
         "train_sentences": len(train_ds),
         "train_titles": len(train_vocab.titles),
         "train_seconds": round(train_seconds, 1),
-        **evaluate(tagger, splits, threshold),
+        **{name: score(splits[name], above(spans, threshold)) for name, spans in scored.items()},
     }
 
     args.output_dir.mkdir(parents=True, exist_ok=True)
