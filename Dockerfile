@@ -43,7 +43,10 @@ RUN mkdir -p /mnt/models
 
 # Weights are written 0600; the predictor runs as another user.
 FROM trainer AS chatbot-model-train
-RUN python -m predictors.chatbot.train_tiny --output-dir /mnt/models && chmod -R a+rX /mnt/models
+# The held-out dialogues: measured into metrics.json, never trained on.
+COPY tests/data/chat_heldout /src/tests/data/chat_heldout
+RUN python -m predictors.chatbot.train_tiny --output-dir /mnt/models --heldout-dir /src/tests/data/chat_heldout \
+    && rm -rf /mnt/models/checkpoints && chmod -R a+rX /mnt/models
 
 FROM builder AS chatbot-model-copy
 COPY --from=chatbot-model-dir . /mnt/models

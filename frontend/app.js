@@ -4,6 +4,7 @@
 
 const API = {
   chat: "api/v1/models/chatbot:predict",
+  chatbot: "api/v1/models/chatbot",
   extract: "api/v1/models/extractor:predict",
 };
 // The chatbot accepts at most 200 history turns; it trims older ones itself when the prompt is too long.
@@ -139,6 +140,35 @@ async function sendChat(input) {
   }
 }
 
+/** "1.2M" for 1,210,112: parameter counts as people say them. */
+function shortCount(n) {
+  const units = [[1e9, "B"], [1e6, "M"], [1e3, "k"]];
+  for (const [size, unit] of units) if (n >= size) return `${(n / size).toFixed(n >= 10 * size ? 0 : 1)}${unit}`;
+  return String(n);
+}
+
+/** Which model answers, from its own card; retried while the model loads (503). */
+async function showModelCard(attempt = 0) {
+  const line = document.getElementById("model-card");
+  let card = null;
+  try {
+    const response = await fetch(API.chatbot, { headers: { Accept: "application/json" } });
+    if (response.ok) card = (await response.json()).model;
+    else if (response.status === 503 && attempt < 60) {
+      setTimeout(() => showModelCard(attempt + 1), 2000);
+      return;
+    }
+  } catch {
+    // The chat itself reports an unreachable server; this line just stays hidden.
+  }
+  if (!card || typeof card.name !== "string") return;
+  const size = Number.isFinite(card.parameters) ? `, ${shortCount(card.parameters)} parameters` : "";
+  const kind = card.offline_demo ? " — offline demo model: expect simple, canned replies" : "";
+  line.textContent = `model: ${card.name}${size}${kind}`;
+  line.title = card.description || "";
+  line.hidden = false;
+}
+
 function recallMessage(input, step) {
   const index = chat.recall + step;
   if (index < 0 || index > chat.sent.length) return false;
@@ -266,6 +296,7 @@ function setUpExtractor() {
 
 document.addEventListener("DOMContentLoaded", () => {
   setUpChat();
+  showModelCard();
   setUpExtractor();
   setUpTabs();
 });

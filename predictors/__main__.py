@@ -15,6 +15,7 @@ from pathlib import Path
 from kserve import model_server
 
 from predictors.chatbot.model import Chatbot
+from predictors.chatbot.routes import card_router
 from predictors.chatbot.routes import seed_router as chat_routes
 from predictors.common.cli import build_parser, model_options
 from predictors.common.server import run_predictor
@@ -29,7 +30,7 @@ def build(args):
     chatbot = Chatbot("chatbot", str(args.models / "chatbot"), device=args.device, **model_options(args))
     if not args.no_ui:
         add_ui(model_server.app, args.frontend)
-    return [extractor, chatbot], [extract_routes(extractor), chat_routes(chatbot)]
+    return [extractor, chatbot], [extract_routes(extractor), card_router(chatbot), chat_routes(chatbot)]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -18,7 +18,8 @@ inputs() {
   case "$1" in
     extractor) echo predictors/extractor/{train,dataset,catalog,templates,genres,distractors,casing,evaluation,inference,spans}.py \
       tests/data/realistic_courses.jsonl tests/data/realtext/{dev,test}.txt ;;
-    chatbot) echo predictors/chatbot/{train_tiny,corpus,generation}.py predictors/common/{device,model_dir}.py ;;
+    chatbot) echo predictors/chatbot/{train_tiny,corpus,generation,card}.py predictors/chatbot/dialogues/*.yml \
+      tests/data/chat_heldout/*.yml predictors/common/{device,model_dir}.py ;;
     *) echo "error: unknown model '$1' (known: extractor, chatbot)" >&2; return 1 ;;
   esac
 }

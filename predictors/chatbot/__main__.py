@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 from predictors.chatbot.model import Chatbot
-from predictors.chatbot.routes import seed_router
+from predictors.chatbot.routes import card_router, seed_router
 from predictors.chatbot.schema import DEFAULT_MAX_MESSAGE_CHARS
 from predictors.common.cli import add_ray_arguments, build_parser, model_options
 from predictors.common.server import run_predictor
@@ -17,14 +17,17 @@ def build(args):
 
         return [ray_app.deploy("chatbot", args, {"max_message_chars": args.max_message_chars})], []
     model = Chatbot(args.model_name, args.model_dir, device=args.device,
-                    max_message_chars=args.max_message_chars, **model_options(args))
-    return [model], [seed_router(model)]
+                    max_message_chars=args.max_message_chars, model_id=args.model_id, **model_options(args))
+    return [model], [card_router(model), seed_router(model)]
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser("DialoGPT chatbot (KServe custom predictor)", model_name="chatbot")
     parser.add_argument("--max_message_chars", type=int, default=DEFAULT_MAX_MESSAGE_CHARS,
                         help="Longest message (and history turn) accepted")
+    parser.add_argument("--model_id", default=None,
+                        help="The model's hub id (microsoft/DialoGPT-medium), shown to users when the "
+                             "model dir carries no model_card.json")
     add_ray_arguments(parser)
     return run_predictor(parser, build, argv)
 

@@ -3,19 +3,29 @@
 No kserve here: the predictor, the terminal chat and the tests share this code.
 A DialoGPT prompt is the turns joined by the EOS token, ending with EOS; the reply is what the
 model writes next, up to its own EOS.
+
+Decoding cannot babble: no n-gram repeats inside a reply, a reply cut by `max_new_tokens` ends
+at its last full sentence, and a reply with no word in it (or one word over and over) is
+decoded again with beam search; if that fails too, the answer is FALLBACK_REPLY, never the
+degenerate text.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from transformers import AutoModelForCausalLM, AutoTokenizer
+from transformers import AutoModelForCausalLM, AutoTokenizer, LogitsProcessor, LogitsProcessorList
 
 from predictors.common.device import resolve_device
 from predictors.common.model_dir import check_model_dir
+
+FALLBACK_REPLY = "Sorry, I don't have a good answer to that."
+RETRY_BEAMS = 4
+_SENTENCE_END = re.compile(r"[.!?…]['\")]?(?=\s|$)")
 
 
 class PromptTooLong(ValueError):
@@ -30,6 +40,44 @@ class Settings:
     do_sample: bool = False
     temperature: float = 1.0
     top_p: float = 1.0
+    no_repeat_ngram_size: int = 3  # within the reply only (see ReplyNoRepeatNGram)
+    repetition_penalty: float = 1.0  # transformers' own: counts the prompt's tokens too
+
+
+class ReplyNoRepeatNGram(LogitsProcessor):
+    """No n-gram twice in the reply. transformers' `no_repeat_ngram_size` also counts the prompt,
+    so a reply could not repeat three words of the user's message ("I am doing well" after
+    "are you doing well?"); this one looks only at tokens after `start`."""
+
+    def __init__(self, size: int, start: int):
+        self.size, self.start = size, start
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+        if self.size < 1:
+            return scores
+        for row, ids in enumerate(input_ids[:, self.start:].tolist()):
+            if len(ids) < self.size:
+                continue
+            prefix = tuple(ids[len(ids) - self.size + 1:])
+            banned = {ids[i + self.size - 1] for i in range(len(ids) - self.size + 1)
+                      if tuple(ids[i:i + self.size - 1]) == prefix}
+            if banned:
+                scores[row, list(banned)] = -float("inf")
+        return scores
+
+
+def degenerate(reply: str) -> bool:
+    """Empty, no letter or digit, or one word making up most of a long reply."""
+    words = re.findall(r"\w+", reply.lower())
+    if not words:
+        return True
+    return len(words) >= 6 and max(words.count(w) for w in set(words)) > len(words) / 2
+
+
+def complete_sentences(reply: str) -> str:
+    """A reply cut by the token limit, up to its last sentence end (when it has one)."""
+    ends = [m.end() for m in _SENTENCE_END.finditer(reply)]
+    return reply[:ends[-1]] if ends else reply
 
 
 def keep_from(turn_lengths: Sequence[int], budget: int) -> int:
@@ -72,21 +120,38 @@ class DialogueModel:
         return [token for turn in turns[start:] for token in turn]
 
     @torch.inference_mode()
-    def generate(self, prompts: Sequence[list[int]], settings: Settings) -> list[str]:
-        """One generate() call for all prompts (left-padded); one reply per prompt."""
+    def _decode(self, prompts: Sequence[list[int]], settings: Settings, beams: int = 1) -> list[str]:
         batch = self.tokenizer.pad({"input_ids": list(prompts)}, return_tensors="pt").to(self.device)
+        start = batch["input_ids"].shape[1]
         sampling = {"do_sample": True, "temperature": settings.temperature, "top_p": settings.top_p} \
-            if settings.do_sample else {"do_sample": False}
+            if settings.do_sample and beams == 1 else {"do_sample": False}
         output = self.model.generate(
             **batch,
             max_new_tokens=settings.max_new_tokens,
             min_new_tokens=1,  # an immediate EOS would be an empty reply
+            num_beams=beams,
+            repetition_penalty=settings.repetition_penalty,
+            logits_processor=LogitsProcessorList([ReplyNoRepeatNGram(settings.no_repeat_ngram_size, start)]),
             eos_token_id=self.eos,
             pad_token_id=self.tokenizer.pad_token_id,
             **sampling,
         )
-        new_tokens = output[:, batch["input_ids"].shape[1]:]
-        return [self.tokenizer.decode(row, skip_special_tokens=True).strip() for row in new_tokens]
+        replies = []
+        for row in output[:, start:]:
+            text = self.tokenizer.decode(row, skip_special_tokens=True).strip()
+            replies.append(text if self.eos in row.tolist() else complete_sentences(text))
+        return replies
+
+    def generate(self, prompts: Sequence[list[int]], settings: Settings) -> list[str]:
+        """One generate() call for all prompts (left-padded); one reply per prompt. Degenerate
+        replies get one beam-search retry, together; then FALLBACK_REPLY."""
+        replies = self._decode(prompts, settings)
+        bad = [i for i, reply in enumerate(replies) if degenerate(reply)]
+        if bad:
+            retried = self._decode([prompts[i] for i in bad], settings, beams=RETRY_BEAMS)
+            for i, reply in zip(bad, retried, strict=True):
+                replies[i] = FALLBACK_REPLY if degenerate(reply) else reply
+        return replies
 
     def reply(self, history: Sequence[str], message: str, settings: Settings = Settings()) -> str:
         return self.generate([self.prompt_ids(history, message, settings.max_new_tokens)], settings)[0]

@@ -6,6 +6,7 @@ V1  POST /v1/models/chatbot:predict
 V2  POST /v2/models/chatbot/infer  with a BYTES input "message" (one per conversation, no history);
     output "response" (BYTES), request id echoed.
 The server keeps no conversation state: history travels with each request, so any replica answers.
+GET /v1/models/chatbot adds the model card (name, parameters, offline demo or not) to readiness.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from kserve import Model
 from kserve.errors import InvalidInput
 from kserve.protocol.infer_type import InferOutput, InferRequest, InferResponse
 
+from predictors.chatbot.card import model_card
 from predictors.chatbot.generation import DialogueModel, PromptTooLong, Settings
 from predictors.chatbot.schema import DEFAULT_MAX_MESSAGE_CHARS, ChatInstance
 from predictors.common.admission import Admission
@@ -39,9 +41,11 @@ class Chatbot(Model):
     def __init__(self, name: str, model_dir: str, device: str = "auto", max_batch_size: int = 64,
                  max_message_chars: int = DEFAULT_MAX_MESSAGE_CHARS, max_batch_latency_ms: float = 5.0,
                  batching: bool = True, max_queue: int | None = 64, request_timeout_s: float | None = 30.0,
-                 inference_nice: int = DEFAULT_NICE):
+                 inference_nice: int = DEFAULT_NICE, model_id: str | None = None):
         super().__init__(name)
         self.model_dir = model_dir
+        self.model_id = model_id  # the hub id shown to users when the dir carries no card
+        self.card: dict | None = None
         self.device_choice = device
         self.max_batch_size = max_batch_size
         self.context = {"max_message_chars": max_message_chars}
@@ -56,6 +60,7 @@ class Chatbot(Model):
 
     def load(self) -> bool:
         self.dialogue = DialogueModel(self.model_dir, self.device_choice)
+        self.card = model_card(self.model_dir, self.dialogue.model, self.model_id)
         self.ready = True  # readiness (GET /v1/models/<name>) answers 200 from here on
         return self.ready
 
@@ -86,7 +91,8 @@ class Chatbot(Model):
         """Instances with equal settings generate together as one left-padded batch."""
         groups: dict[Settings, list[int]] = defaultdict(list)
         for index, inst in enumerate(instances):
-            groups[Settings(inst.max_new_tokens, inst.do_sample, inst.temperature, inst.top_p)].append(index)
+            groups[Settings(inst.max_new_tokens, inst.do_sample, inst.temperature, inst.top_p,
+                            inst.no_repeat_ngram_size, inst.repetition_penalty)].append(index)
         responses = [""] * len(instances)
         for settings, indices in groups.items():
             replies = self.dialogue.generate([prompts[i] for i in indices], settings)

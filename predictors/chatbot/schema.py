@@ -29,6 +29,9 @@ class ChatInstance(BaseModel):
     temperature: float = Field(1.0, gt=0, le=100)
     top_p: float = Field(1.0, gt=0, le=1)
     do_sample: StrictBool = False
+    no_repeat_ngram_size: int = Field(3, ge=0, le=16, strict=True,
+                                      description="No n-gram of this size twice in the reply (0: off)")
+    repetition_penalty: float = Field(1.0, ge=1.0, le=10.0, description="transformers' repetition penalty")
 
     @field_validator("message")
     @classmethod
@@ -42,7 +45,7 @@ class ChatInstance(BaseModel):
             bounded_text(turn, _limit(info), f"history[{i}]", allow_empty=True)
         return turns
 
-    @field_validator("temperature", "top_p", mode="before")
+    @field_validator("temperature", "top_p", "repetition_penalty", mode="before")
     @classmethod
     def _no_bools(cls, value):
         if isinstance(value, bool):  # JSON true would otherwise pass as 1.0

@@ -93,6 +93,18 @@ def test_chat_sends_and_shows_a_reply(page, request, base_url):
     screenshot(page, request, "chat")
 
 
+def test_chat_shows_which_model_answers(page, request, base_url):
+    card = httpx.get(f"{base_url}/api/v1/models/chatbot", timeout=30).json()["model"]
+    line = page.locator("#model-card")
+    line.wait_for(state="visible")
+    text = line.inner_text()
+    millions = card["parameters"] / 1e6
+    assert text.startswith(f"model: {card['name']}, ")
+    assert f"{millions:.1f}M parameters" in text or f"{millions:.0f}M parameters" in text
+    assert ("offline demo model" in text) is card["offline_demo"] is True  # make run serves the demo
+    screenshot(page, request, "model-card")
+
+
 def test_follow_up_sends_the_history(page, base_url):
     chat_request(page, "hi")
     first = last_bot_line(page, 1)

@@ -120,6 +120,11 @@ def test_hub_scenario_downloads_dialogpt_medium(helm):
     env = predictor(services["simplechat-chatbot"])["env"]
     assert {"name": "STORAGE_URI", "value": "hf://microsoft/DialoGPT-medium"} in env
     assert predictor(services["simplechat-chatbot"])["image"] == "ghcr.io/simplechat/simplechat-chatbot:0.1.0"
+    # The hub id is the name the chat shows for the model that answers.
+    assert "--model_id=microsoft/DialoGPT-medium" in predictor(services["simplechat-chatbot"])["args"]
+    assert not any(a.startswith("--model_id") for a in predictor(services["simplechat-extractor"])["args"])
+    baked = of_kind(render(helm), "InferenceService")["simplechat-chatbot"]
+    assert not any(a.startswith("--model_id") for a in predictor(baked)["args"])  # its card names it
 
 
 @pytest.mark.parametrize(("args", "message"), [
@@ -166,7 +171,7 @@ def test_ingress_routes_what_the_ui_calls_to_the_right_predictor(helm):
     objects = render(helm)
     ingresses = of_kind(objects, "Ingress")
     calls = ui_calls()
-    assert calls == ["/api/v1/models/chatbot:predict", "/api/v1/models/extractor:predict"]
+    assert calls == ["/api/v1/models/chatbot:predict", "/api/v1/models/chatbot", "/api/v1/models/extractor:predict"]
     expected = {
         "/api/v1/models/chatbot:predict": ("simplechat-chatbot-predictor", "/v1/models/chatbot:predict"),
         "/api/v1/models/extractor:predict": ("simplechat-extractor-predictor", "/v1/models/extractor:predict"),

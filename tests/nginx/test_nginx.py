@@ -62,7 +62,8 @@ def test_v1_routes_strip_the_api_prefix(nginx_stack):
     chat = httpx.post(f"{nginx_stack}/api/v1/models/chatbot:predict", json={"instances": [{"message": "hi"}]},
                       timeout=60)
     assert chat.status_code == 200 and chat.json()["predictions"][0]["response"].strip()
-    assert httpx.get(f"{nginx_stack}/api/v1/models/chatbot").json() == {"name": "chatbot", "ready": True}
+    ready = httpx.get(f"{nginx_stack}/api/v1/models/chatbot").json()
+    assert (ready["name"], ready["ready"], ready["model"]["offline_demo"]) == ("chatbot", True, True)
 
 
 def test_v2_route(nginx_stack):

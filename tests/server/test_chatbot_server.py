@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -11,6 +12,7 @@ import httpx
 import pytest
 from kserve import InferenceRESTClient, RESTConfig
 
+from predictors.chatbot.corpus import sentences, training_dialogues
 from tests.conftest import ROOT, assert_ready_answers_during
 
 
@@ -34,9 +36,12 @@ def test_v1_reply_and_history(chatbot):
     assert prediction["history"] == ["hi", prediction["response"]]
 
 
-def test_learned_the_tutorials_first_exchange(chatbot, chatbot_dir):
-    # The corpus answers "How are you?" with "I am doing well."; lower-case input must get it too.
-    assert replies(chatbot, {"message": "how are you?"}) == ["I am doing well."]
+def test_what_a_new_user_types_first_gets_a_sentence_of_the_training_data(chatbot):
+    # Lower case, as people type: the first-contact transcript ended in word salad.
+    known = sentences(training_dialogues())
+    for message in ("hi", "how are you?", "what is your name?", "do you like music?"):
+        (reply,) = replies(chatbot, {"message": message})
+        assert reply in known, (message, reply)
 
 
 def test_follow_up_uses_the_history(chatbot):
@@ -182,8 +187,13 @@ def test_kserve_sdk_client(chatbot):
     assert asyncio.run(call())["predictions"][0]["response"] == replies(chatbot, {"message": "Hello"})[0]
 
 
-def test_readiness(chatbot):
-    assert httpx.get(f"{chatbot.url}/v1/models/chatbot").json() == {"name": "chatbot", "ready": True}
+def test_readiness_carries_the_model_card(chatbot, chatbot_dir):
+    body = httpx.get(f"{chatbot.url}/v1/models/chatbot").json()
+    card = json.loads((chatbot_dir / "model_card.json").read_text())
+    assert body == {"name": "chatbot", "ready": True, "model": card}
+    assert card["offline_demo"] is True and card["parameters"] > 1_000_000
+    # The SDK's other readiness routes are untouched.
+    assert httpx.get(f"{chatbot.url}/v2/models/chatbot/ready").json() == {"name": "chatbot", "ready": True}
 
 
 def test_health_answers_during_generation(chatbot):
@@ -200,7 +210,8 @@ def test_terminal_chat(chatbot_dir):
     )
     assert result.returncode == 0, result.stderr
     assert "Type 'quit' to exit" in result.stdout
-    assert "Bot: I am doing well." in result.stdout
+    (reply,) = [line.split("Bot: ", 1)[1] for line in result.stdout.splitlines() if "Bot: " in line]
+    assert reply in sentences(training_dialogues())
 
 
 def test_missing_model_dir_fails_fast(tmp_path):

@@ -1,4 +1,4 @@
-"""A real (tiny) chatbot training run: tokenizer, safetensors, metrics with the learned-reply probe."""
+"""A real (tiny) chatbot training run: tokenizer, safetensors, model card, well-formedness metrics."""
 
 from __future__ import annotations
 
@@ -16,13 +16,20 @@ pytestmark = pytest.mark.slow
 def test_tiny_run_writes_a_loadable_dialogpt_style_model(tmp_path):
     metrics = train_tiny.train(train_tiny.parse_args([
         "--output-dir", str(tmp_path), "--max-steps", "3", "--n-embd", "32", "--n-layer", "1", "--n-head", "2",
-        "--vocab-size", "400", "--n-positions", "64", "--replay", "16",
+        "--vocab-size", "400", "--n-positions", "64", "--replay", "16", "--augment", "1",
     ]))
     assert (tmp_path / "model.safetensors").exists() and not list(tmp_path.glob("*.bin"))
     stored = json.loads((tmp_path / "metrics.json").read_text())
     assert stored == metrics
-    assert stored["probe_turns"] == 32
-    assert 0 <= stored["learned_replies"] <= 32 and stored["heldout_perplexity"] > 1
+    assert set(stored["well_formed"]) == {"corpus", "project", "heldout"}
+    for turns in stored["well_formed"].values():
+        assert list(turns) == ["turn1", "turn2", "turn3"]
+        assert all(0 <= t["well_formed"] <= t["replies"] and t["replies"] > 0 for t in turns.values())
+    assert stored["well_formed"]["corpus"]["turn1"]["replies"] == 32  # distinct openers of the two files
+    assert stored["well_formed"]["heldout"]["turn1"]["replies"] == 150
+    assert stored["heldout_perplexity"] > 1
+    card = json.loads((tmp_path / "model_card.json").read_text())
+    assert card["offline_demo"] is True and card["parameters"] == stored["parameters"]
     tokenizer = AutoTokenizer.from_pretrained(tmp_path)
     assert tokenizer.eos_token == "<|endoftext|>"
     assert tokenizer.decode(tokenizer.encode("how are you?")) == "how are you?"  # byte-level BPE round trip

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 from kserve.errors import InvalidInput
 
-from predictors.chatbot.corpus import probe_turns, replies, with_lowercase_user_turns
 from predictors.chatbot.generation import PromptTooLong, keep_from
 from predictors.chatbot.schema import ChatInstance
 from predictors.common.payload import parse_instances
@@ -62,12 +61,3 @@ def test_bad_instances_name_the_field(instance, message):
         parse({"instances": [instance]})
     assert message in str(error.value)
     assert "instances[0]" in str(error.value)
-
-
-def test_corpus_helpers():
-    dialogues = {"greetings": [["Hi", "Hello"], ["Hi", "Hey there", "How are you?", "Good"]],
-                 "other": [["Ping", "Pong"]]}
-    assert probe_turns(dialogues) == ["Hi"]
-    assert replies(dialogues)["Hi"] == {"Hello", "Hey there"}
-    assert replies(dialogues)["How are you?"] == {"Good"}
-    assert with_lowercase_user_turns(dialogues["greetings"])[1] == ["hi", "Hey there", "how are you?", "Good"]
