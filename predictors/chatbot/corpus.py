@@ -18,6 +18,8 @@ import yaml
 PROBE_CATEGORIES = ("greetings", "conversations")
 PROJECT_DIR = Path(__file__).parent / "dialogues"
 MEASURED_TURNS = 3  # user turns 1..3 of each dialogue
+#: What the bot says to a turn it cannot place (a reply of dialogues/smalltalk.yml).
+UNSURE_REPLY = "Sorry, I didn't understand that. Could you say it another way?"
 
 
 def corpus_dir() -> Path:
@@ -84,13 +86,14 @@ def well_formed(reply_fn: Callable[[list[tuple[list[str], str]]], list[str]],
                 conversations: Iterable[Sequence[str]], known: set[str],
                 turns: int = MEASURED_TURNS) -> dict[str, dict[str, float | int]]:
     """Per user turn: how many greedy replies, given the dialogue's true history, are a sentence
-    of the training data (`known`), and how many are empty."""
+    of the training data (`known`), how many of those are UNSURE_REPLY, and how many are empty."""
     result = {}
     for k, pairs in enumerate(probes(conversations, turns), start=1):
         replies = reply_fn(pairs) if pairs else []
         good = sum(normalize(r) in known for r in replies)
         result[f"turn{k}"] = {"replies": len(replies), "well_formed": good,
                               "rate": round(good / len(replies), 4) if replies else 0.0,
+                              "unsure": sum(normalize(r) == UNSURE_REPLY for r in replies),
                               "empty": sum(not r.strip() for r in replies)}
     return result
 
@@ -117,11 +120,14 @@ def noisy(text: str, rng: random.Random, vocabulary: Sequence[str], rate: float 
     return text or words[0]
 
 
-def augmented(conversations: Sequence[Sequence[str]], copies: int, seed: int) -> list[list[str]]:
+def augmented(conversations: Sequence[Sequence[str]], copies: int, seed: int,
+              unfamiliar: float = 0.0, noise: float = 0.1) -> list[list[str]]:
     """`copies` variants of each conversation: the bot turns kept, each user turn swapped for
     another phrasing of the same intent half of the time, then made noisy. A model that saw only
     the exact phrasings mixes sentences when a user words a turn differently; this teaches it
-    that the reply depends on the intent, and that a reply, once begun, is one sentence."""
+    that the reply depends on the intent, and that a reply, once begun, is one sentence.
+    A share `unfamiliar` of the user turns become a jumble of known words answered with
+    UNSURE_REPLY: what the bot should say to a turn it cannot place, rather than word salad."""
     rng = random.Random(seed)
     options = phrasings(conversations)
     vocabulary = sorted({w for turns in conversations for t in turns[0::2] for w in t.split()})
@@ -130,7 +136,11 @@ def augmented(conversations: Sequence[Sequence[str]], copies: int, seed: int) ->
         for turns in conversations:
             variant = list(turns)
             for i in range(0, len(turns) - 1, 2):
+                if rng.random() < unfamiliar:
+                    variant[i] = " ".join(rng.sample(vocabulary, min(rng.randint(2, 9), len(vocabulary))))
+                    variant[i + 1] = UNSURE_REPLY
+                    continue
                 user = rng.choice(options[turns[i + 1]]) if rng.random() < 0.5 else turns[i]
-                variant[i] = noisy(user, rng, vocabulary)
+                variant[i] = noisy(user, rng, vocabulary, noise)
             copies_out.append(variant)
     return copies_out

@@ -36,7 +36,7 @@ class PromptTooLong(ValueError):
 class Settings:
     """Generation settings; requests with equal settings can share one generate() call."""
 
-    max_new_tokens: int = 40
+    max_new_tokens: int = 64
     do_sample: bool = False
     temperature: float = 1.0
     top_p: float = 1.0
@@ -53,17 +53,17 @@ class ReplyNoRepeatNGram(LogitsProcessor):
         self.size, self.start = size, start
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
-        if self.size < 1:
+        reply = input_ids[:, self.start:]
+        if self.size < 1 or reply.shape[1] < self.size:
             return scores
-        for row, ids in enumerate(input_ids[:, self.start:].tolist()):
-            if len(ids) < self.size:
-                continue
-            prefix = tuple(ids[len(ids) - self.size + 1:])
-            banned = {ids[i + self.size - 1] for i in range(len(ids) - self.size + 1)
-                      if tuple(ids[i:i + self.size - 1]) == prefix}
-            if banned:
-                scores[row, list(banned)] = -float("inf")
-        return scores
+        # Every n-gram of the reply so far, as a window; one whose first n-1 tokens equal the last
+        # n-1 tokens bans its last token. Tensor ops: a Python loop per row and step cost seconds
+        # on a batch of long sampled replies.
+        windows = reply.unfold(1, self.size, 1)  # (batch, windows, n)
+        prefix = reply[:, reply.shape[1] - self.size + 1:].unsqueeze(1)  # (batch, 1, n-1)
+        repeats = (windows[:, :, :-1] == prefix).all(dim=-1).to(scores.dtype)  # (batch, windows)
+        banned = torch.zeros_like(scores).scatter_reduce_(1, windows[:, :, -1], repeats, reduce="amax")
+        return scores.masked_fill(banned > 0, -float("inf"))
 
 
 def degenerate(reply: str) -> bool:

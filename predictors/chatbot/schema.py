@@ -25,7 +25,7 @@ class ChatInstance(BaseModel):
     message: StrictStr = Field(description="The user's new message")
     history: list[StrictStr] = Field(default_factory=list, max_length=MAX_HISTORY_TURNS,
                                      description="Earlier turns, oldest first, alternating user/bot")
-    max_new_tokens: int = Field(40, ge=1, le=256, strict=True)
+    max_new_tokens: int = Field(64, ge=1, le=256, strict=True)
     temperature: float = Field(1.0, gt=0, le=100)
     top_p: float = Field(1.0, gt=0, le=1)
     do_sample: StrictBool = False

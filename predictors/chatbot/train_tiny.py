@@ -54,6 +54,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--augment", type=int, default=3,
                         help="noisy copies of each opening dialogue in phase two (corpus.augmented)")
+    parser.add_argument("--unfamiliar", type=float, default=0.15,
+                        help="share of the copies' user turns that become a jumble answered with "
+                             "corpus.UNSURE_REPLY")
+    parser.add_argument("--noise", type=float, default=0.2,
+                        help="in the copies, the chance of each user word to be dropped, and to be swapped")
     parser.add_argument("--replay", type=int, default=64,
                         help="corpus conversations mixed into phase two, so the rest is not forgotten")
     parser.add_argument("--tune-batch-size", type=int, default=32)
@@ -112,8 +117,9 @@ def collate(features: list[dict]) -> dict[str, torch.Tensor]:
 
 
 def greedy_replies(dialogue: DialogueModel, pairs: list[tuple[list[str], str]], batch_size: int = 64) -> list[str]:
-    """Greedy replies with the served defaults, batched as the predictor batches them."""
-    settings, replies = Settings(), []
+    """Greedy replies with the served defaults, batched as the predictor batches them (a reply
+    at most half the context long: the served default, except for the tiny test runs)."""
+    settings, replies = Settings(max_new_tokens=min(Settings.max_new_tokens, dialogue.context // 2)), []
     for i in range(0, len(pairs), batch_size):
         chunk = pairs[i:i + batch_size]
         replies += dialogue.generate([dialogue.prompt_ids(h, m, settings.max_new_tokens) for h, m in chunk], settings)
@@ -191,7 +197,7 @@ def train(args: argparse.Namespace) -> dict:
         return Dataset.from_list([encode(c, tokenizer, limit) for c in conversations])
 
     replay = random.Random(args.seed).sample(train_convs, min(args.replay, len(train_convs)))
-    tune = tune_convs + augmented(tune_convs, args.augment, args.seed) + replay
+    tune = tune_convs + augmented(tune_convs, args.augment, args.seed, args.unfamiliar, args.noise) + replay
     train_ds, tune_ds = dataset(train_convs), dataset(tune)
     heldout_ds = Dataset.from_list([encode(c, tokenizer, args.n_positions) for c in heldout_convs])
 
@@ -239,8 +245,8 @@ def train(args: argparse.Namespace) -> dict:
     print(f"held-out perplexity: {metrics['heldout_perplexity']}")
     print("greedy replies that are a sentence of the training data, by user turn (true history):")
     for name, turns in metrics["well_formed"].items():
-        print(f"  {name:8}" + "".join(f"  turn {k[4:]}: {t['rate']:.0%} of {t['replies']} ({t['empty']} empty)"
-                                      for k, t in turns.items()))
+        print(f"  {name:8}" + "".join(f"  turn {k[4:]}: {t['rate']:.0%} of {t['replies']} "
+                                      f"({t['unsure']} unsure, {t['empty']} empty)" for k, t in turns.items()))
     return metrics
 
 

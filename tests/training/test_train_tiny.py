@@ -16,7 +16,7 @@ pytestmark = pytest.mark.slow
 def test_tiny_run_writes_a_loadable_dialogpt_style_model(tmp_path):
     metrics = train_tiny.train(train_tiny.parse_args([
         "--output-dir", str(tmp_path), "--max-steps", "3", "--n-embd", "32", "--n-layer", "1", "--n-head", "2",
-        "--vocab-size", "400", "--n-positions", "64", "--replay", "16", "--augment", "1",
+        "--vocab-size", "400", "--n-positions", "256", "--replay", "16", "--augment", "1",
     ]))
     assert (tmp_path / "model.safetensors").exists() and not list(tmp_path.glob("*.bin"))
     stored = json.loads((tmp_path / "metrics.json").read_text())
@@ -34,5 +34,5 @@ def test_tiny_run_writes_a_loadable_dialogpt_style_model(tmp_path):
     assert tokenizer.eos_token == "<|endoftext|>"
     assert tokenizer.decode(tokenizer.encode("how are you?")) == "how are you?"  # byte-level BPE round trip
     model = AutoModelForCausalLM.from_pretrained(tmp_path)
-    assert model.config.model_type == "gpt2" and model.config.n_positions == 64
+    assert model.config.model_type == "gpt2" and model.config.n_positions == 256
     assert isinstance(DialogueModel(tmp_path, "cpu").reply([], "hi"), str)

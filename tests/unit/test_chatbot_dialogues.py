@@ -8,7 +8,10 @@ import torch
 
 from predictors.chatbot.corpus import (
     PROJECT_DIR,
+    UNSURE_REPLY,
+    augmented,
     load_dialogues,
+    phrasings,
     probes,
     sentences,
     training_dialogues,
@@ -66,8 +69,8 @@ def test_well_formed_counts_training_sentences_and_empty_replies():
     canned = {"hi": "Hello", "hey": "Hel lo com", "how are you?": ""}
     result = well_formed(lambda pairs: [canned[m] for _, m in pairs], conversations,
                          sentences({"x": conversations}))
-    assert result["turn1"] == {"replies": 2, "well_formed": 1, "rate": 0.5, "empty": 0}
-    assert result["turn2"] == {"replies": 1, "well_formed": 0, "rate": 0.0, "empty": 1}
+    assert result["turn1"] == {"replies": 2, "well_formed": 1, "rate": 0.5, "unsure": 0, "empty": 0}
+    assert result["turn2"] == {"replies": 1, "well_formed": 0, "rate": 0.0, "unsure": 0, "empty": 1}
     assert result["turn3"]["replies"] == 0
 
 
@@ -105,3 +108,30 @@ def test_no_ngram_repeats_inside_the_reply_but_the_prompt_does_not_count():
     fresh = processor(torch.tensor([prompt + [5, 6]]), torch.zeros(1, 12))
     assert torch.isfinite(fresh).all()
     assert torch.equal(ReplyNoRepeatNGram(0, 0)(torch.tensor([[1, 1, 1]]), torch.zeros(1, 3)), torch.zeros(1, 3))
+
+
+def test_augmented_copies_keep_bot_turns_and_vary_user_turns():
+    conversations = [["hi", "Hello.", "what is your name?", "I'm the demo bot."],
+                     ["hey", "Hello.", "who are you", "I'm the demo bot."]]
+    copies = augmented(conversations, copies=20, seed=3)
+    assert len(copies) == 40
+    assert all(c[1::2] == ["Hello.", "I'm the demo bot."] for c in copies)
+    firsts = [c[0].lower() for c in copies[:20]]  # copies of the "hi" dialogue
+    assert "hey" in firsts  # the other phrasing of the same intent comes in
+    assert sum(f in ("hi", "hey") for f in firsts) >= 14  # noise changes some, not most
+    assert augmented(conversations, 20, seed=3) == copies  # seeded
+
+
+def test_unfamiliar_turns_are_answered_with_the_unsure_reply():
+    conversations = [["hi", "Hello.", "what is your name?", "I'm the demo bot."]] * 50
+    copies = augmented(conversations, copies=1, seed=1, unfamiliar=0.5)
+    jumbled = [(c[i], c[i + 1]) for c in copies for i in (0, 2) if c[i + 1] == UNSURE_REPLY]
+    assert 25 <= len(jumbled) <= 75
+    assert all(user not in ("hi", "what is your name?") for user, _ in jumbled)
+    # The reply the model learns for them is one of the project's own dialogue turns.
+    assert UNSURE_REPLY in sentences(load_dialogues(PROJECT_DIR))
+
+
+def test_phrasings_group_user_turns_by_the_reply_that_follows():
+    assert phrasings([["hi", "Hello.", "bye", "Bye!"], ["hey", "Hello."]]) == {
+        "Hello.": ["hi", "hey"], "Bye!": ["bye"]}

@@ -34,7 +34,7 @@ def parse(body, **context):
 
 def test_defaults_are_greedy_and_reproducible():
     (instance,) = parse({"instances": [{"message": "hi"}]})
-    assert instance.history == [] and instance.do_sample is False and instance.max_new_tokens == 40
+    assert instance.history == [] and instance.do_sample is False and instance.max_new_tokens == 64
 
 
 @pytest.mark.parametrize(("instance", "message"), [
