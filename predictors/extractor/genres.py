@@ -584,18 +584,6 @@ GENRE_TEMPLATES: dict[str, tuple[str, ...]] = {
         "Learners who finished {unit} say the graders are strict about formatting.",
         "My {subject} skills went from zero to decent after three months of evenings.",
         "4.8 ★ (2,310 reviews) · Beginner level · {person} · {platform}",
-        # Course pages with metadata fields, learner comments in quotes, comparisons.
-        "Course page: {mooc}. Level: intermediate. Effort: 2 hours/week. Language: English.",
-        "{mooc} | Duration: 6 weeks | Pace: self-paced | Subtitles: English, French",
-        "Level: Beginner · Language: English · Subtitles: Spanish, Hindi · Certificate: yes",
-        "Effort: 4–6 hours per week. Prerequisites: none. Language: English, with captions.",
-        'Learner comment: "I\'m 54 and {mooc} was my first class in thirty years."',
-        'Learner story: "I\'d never written code before {mooc}, and now I automate my reports."',
-        'Learner comment: "I\'m retired and this kept my mind busy all winter. Thank you {person}!"',
-        "Comparing the two beginner {subject} offerings: {mooc} is gentler, while {mooc} moves faster.",
-        "Of the online intro {subject} options, {mooc} has the best exercises.",
-        "Stuck halfway through {mooc}; the extension policy is generous, so I'll pick it up next month.",
-        "Reviews of {mooc} keep mentioning {person}'s jokes, and they're right.",
     ),
     # README: lines of course-solution repositories: titles, badges, honesty notes, odd codes.
     "readme": (
