@@ -135,3 +135,21 @@ def test_unfamiliar_turns_are_answered_with_the_unsure_reply():
 def test_phrasings_group_user_turns_by_the_reply_that_follows():
     assert phrasings([["hi", "Hello.", "bye", "Bye!"], ["hey", "Hello."]]) == {
         "Hello.": ["hi", "hey"], "Bye!": ["bye"]}
+
+
+def test_a_degenerate_reply_is_retried_with_beams_then_replaced():
+    from predictors.chatbot.generation import FALLBACK_REPLY, RETRY_BEAMS, DialogueModel, Settings
+
+    calls = []
+
+    def decode(prompts, settings, beams=1):
+        calls.append((len(prompts), beams))
+        if beams == 1:
+            return ["Hello there.", "", "the the the the the the", "..."]
+        return ["Fine, thanks.", "", "!!"][:len(prompts)]
+
+    model = DialogueModel.__new__(DialogueModel)  # no weights: only the guard is under test
+    model._decode = decode
+    replies = model.generate([[1], [2], [3], [4]], Settings())
+    assert replies == ["Hello there.", "Fine, thanks.", FALLBACK_REPLY, FALLBACK_REPLY]
+    assert calls == [(4, 1), (3, RETRY_BEAMS)]  # one retry call for the three bad replies
