@@ -48,6 +48,11 @@ def load_dialogues(directory: Path | None = None) -> dict[str, list[list[str]]]:
     return dialogues
 
 
+def project_categories(project_dir: Path = PROJECT_DIR) -> list[str]:
+    """The categories (file stems) of the project's own dialogues."""
+    return sorted(path.stem for path in project_dir.glob("*.yml"))
+
+
 def training_dialogues(project_dir: Path = PROJECT_DIR) -> dict[str, list[list[str]]]:
     """The chatterbot corpus and the project's dialogues (file stems do not collide)."""
     corpus, project = load_dialogues(), load_dialogues(project_dir)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 from kserve import Model
 from kserve.errors import InvalidInput
@@ -91,8 +91,7 @@ class Chatbot(Model):
         """Instances with equal settings generate together as one left-padded batch."""
         groups: dict[Settings, list[int]] = defaultdict(list)
         for index, inst in enumerate(instances):
-            groups[Settings(inst.max_new_tokens, inst.do_sample, inst.temperature, inst.top_p,
-                            inst.no_repeat_ngram_size, inst.repetition_penalty)].append(index)
+            groups[Settings(**{f.name: getattr(inst, f.name) for f in fields(Settings)})].append(index)
         responses = [""] * len(instances)
         for settings, indices in groups.items():
             replies = self.dialogue.generate([prompts[i] for i in indices], settings)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, ValidationInfo, field_validator
 
+from predictors.chatbot.generation import Settings
 from predictors.common.payload import bounded_text
 
+DEFAULTS = Settings()  # the API's defaults are the generation's
 DEFAULT_MAX_MESSAGE_CHARS = 2000
 MAX_HISTORY_TURNS = 200
 
@@ -25,13 +27,14 @@ class ChatInstance(BaseModel):
     message: StrictStr = Field(description="The user's new message")
     history: list[StrictStr] = Field(default_factory=list, max_length=MAX_HISTORY_TURNS,
                                      description="Earlier turns, oldest first, alternating user/bot")
-    max_new_tokens: int = Field(64, ge=1, le=256, strict=True)
+    max_new_tokens: int = Field(DEFAULTS.max_new_tokens, ge=1, le=256, strict=True)
     temperature: float = Field(1.0, gt=0, le=100)
     top_p: float = Field(1.0, gt=0, le=1)
     do_sample: StrictBool = False
-    no_repeat_ngram_size: int = Field(3, ge=0, le=16, strict=True,
+    no_repeat_ngram_size: int = Field(DEFAULTS.no_repeat_ngram_size, ge=0, le=16, strict=True,
                                       description="No n-gram of this size twice in the reply (0: off)")
-    repetition_penalty: float = Field(1.0, ge=1.0, le=10.0, description="transformers' repetition penalty")
+    repetition_penalty: float = Field(DEFAULTS.repetition_penalty, ge=1.0, le=10.0,
+                                      description="transformers' repetition penalty")
 
     @field_validator("message")
     @classmethod

@@ -25,12 +25,12 @@ from datasets import Dataset
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import GPT2Config, GPT2LMHeadModel, GPT2TokenizerFast, Trainer, TrainingArguments, set_seed
 
-from predictors.chatbot.card import CARD_FILE
+from predictors.chatbot.card import CARD_FILE, parameter_count
 from predictors.chatbot.corpus import (
     PROBE_CATEGORIES,
-    PROJECT_DIR,
     augmented,
     load_dialogues,
+    project_categories,
     sentences,
     training_dialogues,
     well_formed,
@@ -151,7 +151,7 @@ def split(dialogues: dict[str, list[list[str]]], heldout_every: int) -> tuple[li
     """(all training, what users say first, held out for perplexity). The conversations users
     open with are all trained on; every Nth of the others is held out."""
     train_convs, tune_convs, heldout_convs, position = [], [], [], 0
-    project = {path.stem for path in PROJECT_DIR.glob("*.yml")}
+    project = set(project_categories())
     for category, conversations in dialogues.items():
         for conversation in conversations:
             position += 1
@@ -167,10 +167,9 @@ def split(dialogues: dict[str, list[list[str]]], heldout_every: int) -> tuple[li
 def measure(dialogue: DialogueModel, dialogues: dict[str, list[list[str]]], known: set[str],
             heldout: dict[str, list[list[str]]]) -> dict[str, dict]:
     reply = lambda pairs: greedy_replies(dialogue, pairs)  # noqa: E731
-    project = sorted(path.stem for path in PROJECT_DIR.glob("*.yml"))
     return {
         "corpus": well_formed(reply, [c for k in PROBE_CATEGORIES for c in dialogues[k]], known),
-        "project": well_formed(reply, [c for k in project for c in dialogues[k]], known),
+        "project": well_formed(reply, [c for k in project_categories() for c in dialogues[k]], known),
         "heldout": well_formed(reply, [c for convs in heldout.values() for c in convs], known),
     }
 
@@ -184,10 +183,9 @@ def train(args: argparse.Namespace) -> dict:
     train_convs, tune_convs, heldout_convs = split(dialogues, args.heldout_every)
     known = sentences({"train": train_convs})
     # The corpus's user turns are all capitalized; the project's dialogues already mix cases.
-    project = [c for path in PROJECT_DIR.glob("*.yml") for c in dialogues[path.stem]]
-    corpus_only = [c for c in train_convs if c not in project]
-    train_convs += with_lowercase_user_turns(corpus_only)
-    tune_convs += with_lowercase_user_turns([c for c in tune_convs if c not in project])
+    project = {tuple(c) for category in project_categories() for c in dialogues[category]}
+    train_convs += with_lowercase_user_turns([c for c in train_convs if tuple(c) not in project])
+    tune_convs += with_lowercase_user_turns([c for c in tune_convs if tuple(c) not in project])
 
     tokenizer = train_tokenizer([turn for conv in train_convs for turn in conv], args.vocab_size)
 
@@ -207,7 +205,7 @@ def train(args: argparse.Namespace) -> dict:
         resid_pdrop=args.dropout, embd_pdrop=args.dropout, attn_pdrop=args.dropout,
     )
     model = GPT2LMHeadModel(config)
-    parameters = sum(p.numel() for p in model.parameters())
+    parameters = parameter_count(model)
     started = time.perf_counter()
     # Two phases: everything, then the dialogues users open with (plus a replay of the rest).
     # A model this small forgets the greetings among 2,000 tech-support answers unless they
