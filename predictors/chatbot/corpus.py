@@ -89,9 +89,10 @@ def probes(conversations: Iterable[Sequence[str]], turns: int = MEASURED_TURNS) 
 
 def well_formed(reply_fn: Callable[[list[tuple[list[str], str]]], list[str]],
                 conversations: Iterable[Sequence[str]], known: set[str],
-                turns: int = MEASURED_TURNS) -> dict[str, dict[str, float | int]]:
+                turns: int = MEASURED_TURNS, fallback: str = "") -> dict[str, dict[str, float | int]]:
     """Per user turn: how many greedy replies, given the dialogue's true history, are a sentence
-    of the training data (`known`), how many of those are UNSURE_REPLY, and how many are empty."""
+    of the training data (`known`), how many of those are UNSURE_REPLY, how many are the
+    predictor's `fallback` (never well-formed) and how many are empty."""
     result = {}
     for k, pairs in enumerate(probes(conversations, turns), start=1):
         replies = reply_fn(pairs) if pairs else []
@@ -99,6 +100,7 @@ def well_formed(reply_fn: Callable[[list[tuple[list[str], str]]], list[str]],
         result[f"turn{k}"] = {"replies": len(replies), "well_formed": good,
                               "rate": round(good / len(replies), 4) if replies else 0.0,
                               "unsure": sum(normalize(r) == UNSURE_REPLY for r in replies),
+                              "fallback": sum(bool(fallback) and r == fallback for r in replies),
                               "empty": sum(not r.strip() for r in replies)}
     return result
 

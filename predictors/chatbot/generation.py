@@ -7,11 +7,15 @@ model writes next, up to its own EOS.
 Decoding cannot babble: no n-gram repeats inside a reply, a reply cut by `max_new_tokens` ends
 at its last full sentence, and a reply with no word in it (or one word over and over) is
 decoded again with beam search; if that fails too, the answer is FALLBACK_REPLY, never the
-degenerate text.
+degenerate text. A model dir may carry a reply gate (GATE_FILE, written by `train_tiny`): a
+greedy reply whose mean token log-probability is below it is one the model was guessing at
+(on a small model, usually two training sentences spliced together), so it gets the same beam
+retry and fallback. DialoGPT-medium has no gate file and decodes as before.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -25,6 +29,7 @@ from predictors.common.model_dir import check_model_dir
 
 FALLBACK_REPLY = "Sorry, I don't have a good answer to that."
 RETRY_BEAMS = 4
+GATE_FILE = "reply_gate.json"
 _SENTENCE_END = re.compile(r"[.!?…]['\")]?(?=\s|$)")
 
 
@@ -112,6 +117,8 @@ class DialogueModel:
         config = self.model.config
         self.context = int(getattr(config, "n_positions", None) or config.max_position_embeddings)
         self.eos = self.tokenizer.eos_token_id
+        gate = directory / GATE_FILE
+        self.gate: float | None = json.loads(gate.read_text())["min_mean_logprob"] if gate.is_file() else None
 
     def prompt_ids(self, history: Sequence[str], message: str, max_new_tokens: int) -> list[int]:
         """Token ids of the newest turns that fit the context with `max_new_tokens` to spare."""
@@ -120,7 +127,10 @@ class DialogueModel:
         return [token for turn in turns[start:] for token in turn]
 
     @torch.inference_mode()
-    def _decode(self, prompts: Sequence[list[int]], settings: Settings, beams: int = 1) -> list[str]:
+    def decode(self, prompts: Sequence[list[int]], settings: Settings, beams: int = 1,
+                score: bool = False) -> tuple[list[str], list[float] | None]:
+        """One generate() call, no guard: replies and, with `score`, each reply's mean token
+        log-probability."""
         batch = self.tokenizer.pad({"input_ids": list(prompts)}, return_tensors="pt").to(self.device)
         start = batch["input_ids"].shape[1]
         sampling = {"do_sample": True, "temperature": settings.temperature, "top_p": settings.top_p} \
@@ -136,21 +146,51 @@ class DialogueModel:
             pad_token_id=self.tokenizer.pad_token_id,
             **sampling,
         )
-        replies = []
-        for row in output[:, start:]:
+        rows, replies, lengths = output[:, start:], [], []
+        for row in rows:
+            tokens = row.tolist()
+            ended = self.eos in tokens
+            lengths.append(tokens.index(self.eos) + 1 if ended else len(tokens))
             text = self.tokenizer.decode(row, skip_special_tokens=True).strip()
-            replies.append(text if self.eos in row.tolist() else complete_sentences(text))
-        return replies
+            replies.append(text if ended else complete_sentences(text))
+        if not score:
+            return replies, None
+        return replies, self._mean_logprob(batch["input_ids"], batch["attention_mask"], rows, lengths)
+
+    def _mean_logprob(self, prompt: torch.Tensor, mask: torch.Tensor, rows: torch.Tensor,
+                      lengths: Sequence[int]) -> list[float]:
+        """The model's own mean log-probability of each reply's tokens (up to its EOS) after its
+        prompt: one forward pass over the batch, the same for greedy and beam replies."""
+        full = torch.cat([prompt, rows], dim=1)
+        full_mask = torch.cat([mask, torch.ones_like(rows)], dim=1)
+        positions = (full_mask.cumsum(dim=1) - 1).clamp(min=0)  # left padding, as generate() counts
+        logits = self.model(input_ids=full, attention_mask=full_mask, position_ids=positions).logits
+        logprobs = torch.log_softmax(logits[:, prompt.shape[1] - 1:-1].float(), dim=-1)
+        token = logprobs.gather(-1, rows.unsqueeze(-1)).squeeze(-1)
+        steps = torch.arange(rows.shape[1], device=rows.device)[None, :]
+        valid = steps < torch.tensor(lengths, device=rows.device)[:, None]
+        return ((token * valid).sum(dim=1) / valid.sum(dim=1)).tolist()
+
+    def _unsure(self, reply: str, confidence: float | None, gated: bool) -> bool:
+        below = self.gate is not None and confidence is not None and confidence < self.gate
+        return degenerate(reply) or (gated and below)
 
     def generate(self, prompts: Sequence[list[int]], settings: Settings) -> list[str]:
         """One generate() call for all prompts (left-padded); one reply per prompt. Degenerate
-        replies get one beam-search retry, together; then FALLBACK_REPLY."""
-        replies = self._decode(prompts, settings)
-        bad = [i for i, reply in enumerate(replies) if degenerate(reply)]
+        replies, and greedy replies below the gate, get one beam-search retry, together; then
+        FALLBACK_REPLY."""
+        scored = self.gate is not None
+        replies, confidence = self.decode(prompts, settings, score=scored)
+        confidence = confidence or [None] * len(replies)
+        # Sampling lowers the log-probability on purpose: only greedy replies are gated.
+        bad = [i for i, reply in enumerate(replies) if self._unsure(reply, confidence[i], not settings.do_sample)]
         if bad:
-            retried = self._decode([prompts[i] for i in bad], settings, beams=RETRY_BEAMS)
-            for i, reply in zip(bad, retried, strict=True):
-                replies[i] = FALLBACK_REPLY if degenerate(reply) else reply
+            retry = [prompts[i] for i in bad]
+            retried, retried_confidence = self.decode(retry, settings, beams=RETRY_BEAMS, score=scored)
+            retried_confidence = retried_confidence or [None] * len(retried)
+            for i, reply, score in zip(bad, retried, retried_confidence, strict=True):
+                # The beam reply is held to the gate too: a spliced reply is no answer either way.
+                replies[i] = FALLBACK_REPLY if self._unsure(reply, score, gated=True) else reply
         return replies
 
     def reply(self, history: Sequence[str], message: str, settings: Settings = Settings()) -> str:

@@ -8,7 +8,9 @@ the dialogues with `tokenizers`. Writes safetensors, tokenizer, `model_card.json
 and `GET /v1/models/chatbot` show) and `metrics.json`: for user turns 1-3, with the dialogue's
 true history, the share of greedy replies that are a sentence of the training data, over the
 corpus's greetings and conversations, the project's dialogues and the held-out dialogues
-(paraphrased user turns, never trained on); and the held-out perplexity.
+(paraphrased user turns, never trained on); and the held-out perplexity. Before measuring,
+it chooses the reply gate (`reply_gate.json`, see generation.py) on the held-out part of the
+training dialogues.
 """
 
 from __future__ import annotations
@@ -30,17 +32,20 @@ from predictors.chatbot.corpus import (
     PROBE_CATEGORIES,
     augmented,
     load_dialogues,
+    normalize,
+    probes,
     project_categories,
     sentences,
     training_dialogues,
     well_formed,
     with_lowercase_user_turns,
 )
-from predictors.chatbot.generation import DialogueModel, Settings
+from predictors.chatbot.generation import FALLBACK_REPLY, GATE_FILE, RETRY_BEAMS, DialogueModel, Settings
 
 EOS = "<|endoftext|>"  # GPT-2/DialoGPT's only special token; it also separates turns
 HELDOUT_DIR = Path("tests/data/chat_heldout")
 CARD_NAME = "simplechat-tiny-dialogpt"
+GATE_GRID = [round(-1.0 + 0.05 * i, 2) for i in range(17)]  # mean token log-prob, -1.0 … -0.2
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -116,14 +121,46 @@ def collate(features: list[dict]) -> dict[str, torch.Tensor]:
     return {"input_ids": ids, "attention_mask": mask, "labels": labels}
 
 
+def served_settings(dialogue: DialogueModel) -> Settings:
+    """The served defaults, with a reply at most half the context long (only tiny test runs differ)."""
+    return Settings(max_new_tokens=min(Settings.max_new_tokens, dialogue.context // 2))
+
+
 def greedy_replies(dialogue: DialogueModel, pairs: list[tuple[list[str], str]], batch_size: int = 64) -> list[str]:
-    """Greedy replies with the served defaults, batched as the predictor batches them (a reply
-    at most half the context long: the served default, except for the tiny test runs)."""
-    settings, replies = Settings(max_new_tokens=min(Settings.max_new_tokens, dialogue.context // 2)), []
+    """Greedy replies with the served defaults, batched as the predictor batches them."""
+    settings, replies = served_settings(dialogue), []
     for i in range(0, len(pairs), batch_size):
         chunk = pairs[i:i + batch_size]
         replies += dialogue.generate([dialogue.prompt_ids(h, m, settings.max_new_tokens) for h, m in chunk], settings)
     return replies
+
+
+def choose_gate(dialogue: DialogueModel, conversations: list[list[str]], known: set[str],
+                batch_size: int = 64) -> dict:
+    """The reply gate (generation.GATE_FILE) that makes the most replies well-formed on dialogues
+    the model was not trained on, a fallback counting as a miss; the lowest such gate (fewest
+    retries), and none when no gate does better than none."""
+    settings = served_settings(dialogue)
+    pairs = [pair for turn in probes(conversations) for pair in turn]
+    prompts = [dialogue.prompt_ids(history, message, settings.max_new_tokens) for history, message in pairs]
+    greedy, greedy_lp, beam, beam_lp = [], [], [], []
+    for i in range(0, len(prompts), batch_size):
+        replies, scores = dialogue.decode(prompts[i:i + batch_size], settings, score=True)
+        greedy, greedy_lp = greedy + replies, greedy_lp + scores
+        replies, scores = dialogue.decode(prompts[i:i + batch_size], settings, beams=RETRY_BEAMS, score=True)
+        beam, beam_lp = beam + replies, beam_lp + scores
+
+    def well_formed_with(gate: float) -> int:
+        answers = [g if g_lp >= gate else b if b_lp >= gate else None
+                   for g, g_lp, b, b_lp in zip(greedy, greedy_lp, beam, beam_lp, strict=True)]
+        return sum(a is not None and normalize(a) in known for a in answers)
+
+    ungated = well_formed_with(-math.inf)
+    best = max(GATE_GRID, key=lambda gate: (well_formed_with(gate), -gate))
+    chosen = best if well_formed_with(best) > ungated else None
+    return {"min_mean_logprob": chosen, "replies": len(pairs), "well_formed_ungated": ungated,
+            "well_formed_gated": well_formed_with(chosen if chosen is not None else -math.inf),
+            "grid": [GATE_GRID[0], GATE_GRID[-1]]}
 
 
 def _training_args(args: argparse.Namespace, epochs: float, batch_size: int, phase: int) -> TrainingArguments:
@@ -166,11 +203,13 @@ def split(dialogues: dict[str, list[list[str]]], heldout_every: int) -> tuple[li
 
 def measure(dialogue: DialogueModel, dialogues: dict[str, list[list[str]]], known: set[str],
             heldout: dict[str, list[list[str]]]) -> dict[str, dict]:
-    reply = lambda pairs: greedy_replies(dialogue, pairs)  # noqa: E731
+    def rates(conversations: list[list[str]]) -> dict:
+        return well_formed(lambda pairs: greedy_replies(dialogue, pairs), conversations, known, fallback=FALLBACK_REPLY)
+
     return {
-        "corpus": well_formed(reply, [c for k in PROBE_CATEGORIES for c in dialogues[k]], known),
-        "project": well_formed(reply, [c for k in project_categories() for c in dialogues[k]], known),
-        "heldout": well_formed(reply, [c for convs in heldout.values() for c in convs], known),
+        "corpus": rates([c for k in PROBE_CATEGORIES for c in dialogues[k]]),
+        "project": rates([c for k in project_categories() for c in dialogues[k]]),
+        "heldout": rates([c for convs in heldout.values() for c in convs]),
     }
 
 
@@ -227,6 +266,12 @@ def train(args: argparse.Namespace) -> dict:
                            "and the project's dialogues; the production model is microsoft/DialoGPT-medium"}
     (args.output_dir / CARD_FILE).write_text(json.dumps(card, indent=2) + "\n")
 
+    # The gate is chosen on the held-out part of the training dialogues, with noisy copies for
+    # users who word things differently; the held-out dialogue set is only measured.
+    dev = heldout_convs + augmented(heldout_convs, 2, args.seed, noise=args.noise)
+    gate = choose_gate(DialogueModel(args.output_dir, device="cpu"), dev, known)
+    if gate["min_mean_logprob"] is not None:
+        (args.output_dir / GATE_FILE).write_text(json.dumps(gate, indent=2) + "\n")
     saved = DialogueModel(args.output_dir, device="cpu")  # the saved dir, as the predictor loads it
     metrics = {
         "parameters": parameters,
@@ -235,16 +280,19 @@ def train(args: argparse.Namespace) -> dict:
         "heldout_conversations": len(heldout_ds),
         "train_seconds": round(train_seconds, 1),
         "heldout_perplexity": round(math.exp(heldout_loss), 2),
+        "reply_gate": gate,
         "well_formed": measure(saved, dialogues, known, heldout),
     }
     (args.output_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     print(f"training time: {train_seconds:.1f} s, {parameters / 1e6:.2f}M parameters, "
           f"{len(train_ds)} conversations")
     print(f"held-out perplexity: {metrics['heldout_perplexity']}")
+    print(f"reply gate (mean token log-prob, chosen on {gate['replies']} held-out training replies): "
+          f"{gate['min_mean_logprob']}; well-formed there {gate['well_formed_ungated']} -> {gate['well_formed_gated']}")
     print("greedy replies that are a sentence of the training data, by user turn (true history):")
     for name, turns in metrics["well_formed"].items():
-        print(f"  {name:8}" + "".join(f"  turn {k[4:]}: {t['rate']:.0%} of {t['replies']} "
-                                      f"({t['unsure']} unsure, {t['empty']} empty)" for k, t in turns.items()))
+        print(f"  {name:8}" + "".join(f"  turn {k[4:]}: {t['rate']:.0%} of {t['replies']} ({t['unsure']} unsure, "
+                                      f"{t['fallback']} fallback, {t['empty']} empty)" for k, t in turns.items()))
     return metrics
 
 

@@ -28,6 +28,11 @@ def test_tiny_run_writes_a_loadable_dialogpt_style_model(tmp_path):
     assert stored["well_formed"]["corpus"]["turn1"]["replies"] == 32  # distinct openers of the two files
     assert stored["well_formed"]["heldout"]["turn1"]["replies"] == 150
     assert stored["heldout_perplexity"] > 1
+    gate = stored["reply_gate"]  # chosen on the held-out training dialogues, written only when it helps there
+    assert gate["replies"] > 0 and gate["well_formed_gated"] >= gate["well_formed_ungated"]
+    written = (tmp_path / "reply_gate.json").exists()
+    assert written == (gate["min_mean_logprob"] is not None)
+    assert DialogueModel(tmp_path, "cpu").gate == gate["min_mean_logprob"]
     card = json.loads((tmp_path / "model_card.json").read_text())
     assert card["offline_demo"] is True and card["parameters"] == stored["parameters"]
     tokenizer = AutoTokenizer.from_pretrained(tmp_path)

@@ -18,7 +18,7 @@ from predictors.chatbot.corpus import (
     well_formed,
     with_lowercase_user_turns,
 )
-from predictors.chatbot.generation import ReplyNoRepeatNGram, complete_sentences, degenerate
+from predictors.chatbot.generation import RETRY_BEAMS, ReplyNoRepeatNGram, complete_sentences, degenerate
 from tests.conftest import ROOT
 
 HELDOUT = load_dialogues(ROOT / "tests/data/chat_heldout")
@@ -64,13 +64,15 @@ def test_probes_pair_each_user_turn_with_its_true_history():
     assert turn3 == [(["hi", "Hello", "how are you?", "Fine."], "bye")]
 
 
-def test_well_formed_counts_training_sentences_and_empty_replies():
-    conversations = [["hi", "Hello", "how are you?", "Fine."], ["hey", "Hello"]]
-    canned = {"hi": "Hello", "hey": "Hel lo com", "how are you?": ""}
+def test_well_formed_counts_training_sentences_fallbacks_and_empty_replies():
+    conversations = [["hi", "Hello", "how are you?", "Fine."], ["hey", "Hello"], ["yo", "Hello"]]
+    canned = {"hi": "Hello", "hey": "Hel lo com", "yo": "No idea.", "how are you?": ""}
     result = well_formed(lambda pairs: [canned[m] for _, m in pairs], conversations,
-                         sentences({"x": conversations}))
-    assert result["turn1"] == {"replies": 2, "well_formed": 1, "rate": 0.5, "unsure": 0, "empty": 0}
-    assert result["turn2"] == {"replies": 1, "well_formed": 0, "rate": 0.0, "unsure": 0, "empty": 1}
+                         sentences({"x": conversations}), fallback="No idea.")
+    assert result["turn1"] == {"replies": 3, "well_formed": 1, "rate": 0.3333, "unsure": 0, "fallback": 1,
+                               "empty": 0}
+    assert result["turn2"] == {"replies": 1, "well_formed": 0, "rate": 0.0, "unsure": 0, "fallback": 0,
+                               "empty": 1}
     assert result["turn3"]["replies"] == 0
 
 
@@ -138,18 +140,65 @@ def test_phrasings_group_user_turns_by_the_reply_that_follows():
 
 
 def test_a_degenerate_reply_is_retried_with_beams_then_replaced():
-    from predictors.chatbot.generation import FALLBACK_REPLY, RETRY_BEAMS, DialogueModel, Settings
+    from predictors.chatbot.generation import FALLBACK_REPLY, DialogueModel, Settings
 
     calls = []
 
-    def decode(prompts, settings, beams=1):
+    def decode(prompts, settings, beams=1, score=False):
         calls.append((len(prompts), beams))
         if beams == 1:
-            return ["Hello there.", "", "the the the the the the", "..."]
-        return ["Fine, thanks.", "", "!!"][:len(prompts)]
+            return ["Hello there.", "", "the the the the the the", "..."], None
+        return ["Fine, thanks.", "", "!!"][:len(prompts)], None
 
     model = DialogueModel.__new__(DialogueModel)  # no weights: only the guard is under test
-    model._decode = decode
+    model.decode, model.gate = decode, None
     replies = model.generate([[1], [2], [3], [4]], Settings())
     assert replies == ["Hello there.", "Fine, thanks.", FALLBACK_REPLY, FALLBACK_REPLY]
     assert calls == [(4, 1), (3, RETRY_BEAMS)]  # one retry call for the three bad replies
+
+
+@pytest.mark.parametrize("do_sample, expected_calls", [(False, [(3, 1), (2, RETRY_BEAMS)]), (True, [(3, 1)])])
+def test_a_greedy_reply_below_the_gate_is_retried_and_held_to_the_gate(do_sample, expected_calls):
+    from predictors.chatbot.generation import FALLBACK_REPLY, DialogueModel, Settings
+
+    calls = []
+
+    def decode(prompts, settings, beams=1, score=False):
+        calls.append((len(prompts), beams))
+        if beams == 1:  # sure, spliced (unsure), unsure
+            return ["Hello there.", "I like good math is.", "Take a break."], [-0.1, -0.9, -0.6]
+        return ["I like math.", "Take a short break."][:len(prompts)], [-0.2, -0.55]
+
+    model = DialogueModel.__new__(DialogueModel)
+    model.decode, model.gate = decode, -0.5
+    replies = model.generate([[1], [2], [3]], Settings(do_sample=do_sample))
+    assert calls == expected_calls
+    if do_sample:  # sampled replies are not gated: their log-probability is low by design
+        assert replies == ["Hello there.", "I like good math is.", "Take a break."]
+    else:  # the beam reply is kept only when it clears the gate itself
+        assert replies == ["Hello there.", "I like math.", FALLBACK_REPLY]
+
+
+def test_reply_log_probability_is_the_same_with_left_padding_as_alone():
+    """The gate scores a batch of left-padded prompts; each reply must get the score it gets alone."""
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    from predictors.chatbot.generation import DialogueModel
+
+    torch.manual_seed(0)
+    model = DialogueModel.__new__(DialogueModel)
+    model.model = GPT2LMHeadModel(GPT2Config(vocab_size=50, n_positions=32, n_embd=16, n_layer=1, n_head=2)).eval()
+    prompts, replies, lengths = [[5, 6, 7, 8, 9], [11, 12]], torch.tensor([[20, 21, 22], [30, 31, 0]]), [3, 2]
+
+    def alone(prompt: list[int], reply: list[int]) -> float:
+        ids = torch.tensor([prompt + reply])
+        logprobs = torch.log_softmax(model.model(input_ids=ids).logits[0, len(prompt) - 1:-1], dim=-1)
+        return logprobs[torch.arange(len(reply)), torch.tensor(reply)].mean().item()
+
+    pad = 0
+    padded = torch.tensor([prompts[0], [pad] * 3 + prompts[1]])
+    mask = torch.tensor([[1] * 5, [0] * 3 + [1] * 2])
+    with torch.inference_mode():
+        scores = model._mean_logprob(padded, mask, replies, lengths)
+        expected = [alone(prompts[0], [20, 21, 22]), alone(prompts[1], [30, 31])]
+    assert scores == pytest.approx(expected, abs=1e-5)
