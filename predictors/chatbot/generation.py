@@ -179,14 +179,14 @@ class DialogueModel:
         """One generate() call for all prompts (left-padded); one reply per prompt. Degenerate
         replies, and greedy replies below the gate, get one beam-search retry, together; then
         FALLBACK_REPLY."""
-        scored = self.gate is not None
-        replies, confidence = self.decode(prompts, settings, score=scored)
+        # Sampling lowers the log-probability on purpose: only greedy replies are gated (and scored).
+        gated = self.gate is not None and not settings.do_sample
+        replies, confidence = self.decode(prompts, settings, score=gated)
         confidence = confidence or [None] * len(replies)
-        # Sampling lowers the log-probability on purpose: only greedy replies are gated.
-        bad = [i for i, reply in enumerate(replies) if self._unsure(reply, confidence[i], not settings.do_sample)]
+        bad = [i for i, reply in enumerate(replies) if self._unsure(reply, confidence[i], gated)]
         if bad:
             retry = [prompts[i] for i in bad]
-            retried, retried_confidence = self.decode(retry, settings, beams=RETRY_BEAMS, score=scored)
+            retried, retried_confidence = self.decode(retry, settings, beams=RETRY_BEAMS, score=self.gate is not None)
             retried_confidence = retried_confidence or [None] * len(retried)
             for i, reply, score in zip(bad, retried, retried_confidence, strict=True):
                 # The beam reply is held to the gate too: a spliced reply is no answer either way.

@@ -157,23 +157,27 @@ def test_a_degenerate_reply_is_retried_with_beams_then_replaced():
     assert calls == [(4, 1), (3, RETRY_BEAMS)]  # one retry call for the three bad replies
 
 
-@pytest.mark.parametrize("do_sample, expected_calls", [(False, [(3, 1), (2, RETRY_BEAMS)]), (True, [(3, 1)])])
+@pytest.mark.parametrize("do_sample, expected_calls", [
+    (False, [(3, 1, True), (2, RETRY_BEAMS, True)]),
+    (True, [(3, 1, False)]),  # sampled replies are not gated: their log-probability is low by design
+])
 def test_a_greedy_reply_below_the_gate_is_retried_and_held_to_the_gate(do_sample, expected_calls):
     from predictors.chatbot.generation import FALLBACK_REPLY, DialogueModel, Settings
 
     calls = []
 
     def decode(prompts, settings, beams=1, score=False):
-        calls.append((len(prompts), beams))
+        calls.append((len(prompts), beams, score))
         if beams == 1:  # sure, spliced (unsure), unsure
-            return ["Hello there.", "I like good math is.", "Take a break."], [-0.1, -0.9, -0.6]
-        return ["I like math.", "Take a short break."][:len(prompts)], [-0.2, -0.55]
+            replies = ["Hello there.", "I like good math is.", "Take a break."]
+            return replies, [-0.1, -0.9, -0.6] if score else None
+        return ["I like math.", "Take a short break."][:len(prompts)], [-0.2, -0.55] if score else None
 
     model = DialogueModel.__new__(DialogueModel)
     model.decode, model.gate = decode, -0.5
     replies = model.generate([[1], [2], [3]], Settings(do_sample=do_sample))
     assert calls == expected_calls
-    if do_sample:  # sampled replies are not gated: their log-probability is low by design
+    if do_sample:
         assert replies == ["Hello there.", "I like good math is.", "Take a break."]
     else:  # the beam reply is kept only when it clears the gate itself
         assert replies == ["Hello there.", "I like math.", FALLBACK_REPLY]
