@@ -6,7 +6,8 @@
 #   --build-arg EXTRACTOR_MODEL=train   fine-tune at build time (EXTRACTOR_BASE_MODEL picks the base)
 #   --build-arg CHATBOT_MODEL=train     train the small offline chatbot at build time
 #   --build-arg CHATBOT_MODEL=copy --build-context chatbot-model-dir=models/chatbot   (same for extractor)
-# GPU nodes: --build-arg TORCH_INDEX_URL=https://download.pytorch.org/whl/cu126 (default: CPU wheels).
+# GPU nodes: --build-arg TORCH_INDEX_URL=https://download.pytorch.org/whl/cu130 (default: CPU wheels);
+# scripts/build-images.sh --cuda does this and tags the images <version>-cuda.
 
 ARG PYTHON_BASE=python:3.11-slim-bookworm
 ARG NGINX_BASE=nginxinc/nginx-unprivileged:1.27-alpine
@@ -23,8 +24,11 @@ ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
 ARG PIP_FIND_LINKS=
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 PATH=/opt/venv/bin:$PATH
 RUN python3 -m venv /opt/venv
-# torch first and alone: its index decides CPU or CUDA, and this layer rarely changes.
-RUN pip install ${TORCH_INDEX_URL:+--extra-index-url "$TORCH_INDEX_URL"} "$TORCH_SPEC"
+# torch first and alone: its index decides CPU or CUDA, and this layer rarely changes. A CUDA
+# index that yields a CPU-only torch fails the build: a -cuda image must not run on CPU.
+RUN pip install ${TORCH_INDEX_URL:+--extra-index-url "$TORCH_INDEX_URL"} "$TORCH_SPEC" \
+    && case "$TORCH_INDEX_URL" in */whl/cu*) python3 -c "import sys, torch; \
+sys.exit(None if torch.version.cuda else f'torch {torch.__version__} has no CUDA: check TORCH_INDEX_URL')" ;; esac
 COPY pyproject.toml constraints.txt /src/
 # The serving dependencies only (no training or test extras), pinned as in development, before
 # any source is copied: editing code does not reinstall them.
@@ -95,6 +99,11 @@ FROM builder AS ray-builder
 RUN pip install -c /src/constraints.txt "/src[ray]"
 
 FROM ${PYTHON_BASE} AS ray
+# KubeRay's exec probes (raylet, GCS and Serve proxy health) call wget; the slim base has none.
+RUN apt-get update && apt-get install -y --no-install-recommends wget && rm -rf /var/lib/apt/lists/*
+# KubeRay < 1.4 starts Ray with `bash -lc`, and a login shell's /etc/profile resets PATH: put the
+# venv (ray, serve, its python) back in front for login shells too.
+RUN echo 'PATH=/opt/venv/bin:$PATH; export PATH' > /etc/profile.d/simplechat-venv.sh
 ENV PATH=/opt/venv/bin:$PATH PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 \
     HOME=/tmp HF_HOME=/tmp/huggingface TOKENIZERS_PARALLELISM=false HF_HUB_DISABLE_TELEMETRY=1
 COPY --from=ray-builder /opt/venv /opt/venv

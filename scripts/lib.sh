@@ -5,22 +5,30 @@
 # The manifest URLs are only fetched by kubectl on a machine with internet access. Bump a version
 # here and nowhere else (kind-config.yaml repeats the node image; kind-up.sh checks they agree).
 
-# Kubernetes 1.33 node image built for kind v0.29.0; the digest pins the exact image.
+# Kubernetes 1.33 node image built for kind v0.29.0 (its release notes); the digest pins the exact image.
 KIND_VERSION=v0.29.0
 KIND_NODE_IMAGE=kindest/node:v1.33.1@sha256:050072256b9a903bd914c0b2866828150cb229cea0efe5892e2b644d5dd3b34f
 # KServe >= 0.15 asks for cert-manager >= 1.15 (its webhook certificates).
 CERT_MANAGER_VERSION=v1.18.2
-# 0.16 is the first release where the raw mode is called Standard.
+# 0.16 is the first release where the raw mode is called Standard. kind-up.sh, and CI's download of
+# the InferenceService CRD for the chart tests (KSERVE_CRD_URL), both take this one.
 KSERVE_VERSION=v0.16.0
-# The kind provider manifest: hostPort 80/443 on the node labelled ingress-ready=true.
-INGRESS_NGINX_VERSION=controller-v1.12.3
+# ingress-nginx was retired in March 2026 (no further releases or fixes). 1.15.1 (March 2026) is
+# the newest and supports Kubernetes 1.31-1.35 (the support table in its README), so the 1.33
+# node above; controller-v1.12.x stopped at 1.32. The kind provider manifest: hostPort 80/443 on
+# the node labelled ingress-ready=true.
+INGRESS_NGINX_VERSION=controller-v1.15.1
 
 INGRESS_NGINX_URL=https://raw.githubusercontent.com/kubernetes/ingress-nginx/$INGRESS_NGINX_VERSION/deploy/static/provider/kind/deploy.yaml
 CERT_MANAGER_URL=https://github.com/cert-manager/cert-manager/releases/download/$CERT_MANAGER_VERSION/cert-manager.yaml
 KSERVE_URL=https://github.com/kserve/kserve/releases/download/$KSERVE_VERSION/kserve.yaml
 KSERVE_CLUSTER_RESOURCES_URL=https://github.com/kserve/kserve/releases/download/$KSERVE_VERSION/kserve-cluster-resources.yaml
+# The InferenceService CRD at the KServe tag, for tests/chart (CI points SIMPLECHAT_KSERVE_CRD at
+# it). The checksum is of that file at the tag: bumping KSERVE_VERSION fails CI until it is updated.
+KSERVE_CRD_URL=https://raw.githubusercontent.com/kserve/kserve/$KSERVE_VERSION/config/crd/full/serving.kserve.io_inferenceservices.yaml
+KSERVE_CRD_SHA256=7b57068f8bb0baa394c14bef83421a53a7be8e13335c31a4e55e32d9f549adb0
 export KIND_VERSION KIND_NODE_IMAGE CERT_MANAGER_VERSION KSERVE_VERSION INGRESS_NGINX_VERSION
-export INGRESS_NGINX_URL CERT_MANAGER_URL KSERVE_URL KSERVE_CLUSTER_RESOURCES_URL
+export INGRESS_NGINX_URL CERT_MANAGER_URL KSERVE_URL KSERVE_CLUSTER_RESOURCES_URL KSERVE_CRD_URL KSERVE_CRD_SHA256
 
 # shellcheck disable=SC2034  # used by the scripts that source this file; not exported, as each
 # script finds its own root

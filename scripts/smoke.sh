@@ -4,6 +4,7 @@
 # the UI page over HTTP.
 #
 #   scripts/smoke.sh http://localhost                   # after scripts/kind-up.sh
+#   scripts/smoke.sh http://localhost:8080              # after kind-up.sh under rootless podman
 #   scripts/smoke.sh https://chat.example.com -k e2e    # extra arguments go to pytest
 #
 # Environment: PYTHON (.venv/bin/python), SIMPLECHAT_NAMESPACE (simplechat), SIMPLECHAT_RELEASE

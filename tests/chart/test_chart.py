@@ -5,8 +5,10 @@ own schema, and the wiring the UI and the images rely on (paths, Service names, 
 from __future__ import annotations
 
 import copy
+import os
 import re
 import subprocess
+from pathlib import Path
 
 import jsonschema
 import kubernetes_validate
@@ -16,7 +18,10 @@ import yaml
 from tests.chart.conftest import CHART, SCENARIOS, of_kind, render
 from tests.conftest import ROOT
 
-CRD = ROOT.parent / "shared" / "kserve" / "serving.kserve.io_inferenceservices.yaml"
+# SIMPLECHAT_KSERVE_CRD: CI downloads the CRD of the KServe version scripts/lib.sh pins and points
+# this at it (the shared/ folder beside the clone exists only on a developer machine).
+CRD = Path(os.environ.get("SIMPLECHAT_KSERVE_CRD")
+           or ROOT.parent / "shared" / "kserve" / "serving.kserve.io_inferenceservices.yaml")
 K8S_VERSION = "1.33"
 
 
@@ -91,7 +96,7 @@ def test_predictors_run_restricted_with_http_probes(helm):
         model = name.removeprefix("simplechat-")
         spec, container = isvc["spec"]["predictor"], predictor(isvc)
         assert container["name"] == "kserve-container"
-        assert container["image"] == f"simplechat-{model}:0.1.0"
+        assert container["image"] == f"ghcr.io/simplechat/simplechat-{model}:0.1.0"
         assert f"--model_name={model}" in container["args"] and "--model_dir=/mnt/models" in container["args"]
         for probe in ("readinessProbe", "startupProbe"):
             assert container[probe]["httpGet"] == {"path": f"/v1/models/{model}", "port": 8080}
@@ -99,7 +104,7 @@ def test_predictors_run_restricted_with_http_probes(helm):
         assert spec["securityContext"]["runAsUser"] == 10001
         assert container["securityContext"]["readOnlyRootFilesystem"]
         assert {"name": "tmp", "mountPath": "/tmp"} in container["volumeMounts"]  # noqa: S108
-        assert "env" not in container  # baked model: no storage initializer
+        assert "STORAGE_URI" not in {e["name"] for e in container["env"]}  # baked model: no storage initializer
         assert (spec["minReplicas"], spec["maxReplicas"], spec["scaleMetric"]) == (1, 3, "cpu")
 
 
@@ -110,7 +115,15 @@ def test_gpu_scenario_puts_the_chatbot_on_a_gpu_node(helm):
     assert chatbot["spec"]["predictor"]["nodeSelector"] == {"nvidia.com/gpu.present": "true"}
     assert chatbot["spec"]["predictor"]["tolerations"][0]["key"] == "nvidia.com/gpu"
     assert chatbot["spec"]["predictor"]["runtimeClassName"] == "nvidia"
-    assert "--device=auto" in predictor(chatbot)["args"]
+    # GPU or nothing: cuda fails fast where torch sees no GPU, and the image carries CUDA wheels.
+    assert "--device=cuda" in predictor(chatbot)["args"]
+    assert predictor(chatbot)["image"].endswith(":0.1.0-cuda")
+    assert "--device=cpu" in predictor(extractor)["args"] and predictor(extractor)["image"].endswith(":0.1.0")
+    # No HPA on CPU utilisation for a GPU pod: KServe runs minReplicas and creates none.
+    assert chatbot["metadata"]["annotations"]["serving.kserve.io/autoscalerClass"] == "none"
+    assert chatbot["spec"]["predictor"]["maxReplicas"] == chatbot["spec"]["predictor"]["minReplicas"]
+    assert "scaleMetric" not in chatbot["spec"]["predictor"]
+    assert "serving.kserve.io/autoscalerClass" not in extractor["metadata"]["annotations"]
     assert "nvidia.com/gpu" not in predictor(extractor)["resources"].get("limits", {})
     assert "nodeSelector" not in extractor["spec"]["predictor"]
 
@@ -202,8 +215,9 @@ def test_ports_match_what_the_images_listen_on(helm):
     (container,) = deployment["spec"]["template"]["spec"]["containers"]
     env = {e["name"]: e["value"] for e in container["env"]}
     assert env["NGINX_LISTEN"] == "8080" and container["ports"][0]["containerPort"] == 8080
-    assert env["CHATBOT_UPSTREAM"] == "simplechat-chatbot-predictor:80"  # KServe: <isvc>-predictor, port 80
-    assert env["EXTRACTOR_UPSTREAM"] == "simplechat-extractor-predictor:80"
+    # KServe: <isvc>-predictor, port 80; fully qualified: nginx's resolver has no search path.
+    assert env["CHATBOT_UPSTREAM"] == "simplechat-chatbot-predictor.simplechat.svc.cluster.local:80"
+    assert env["EXTRACTOR_UPSTREAM"] == "simplechat-extractor-predictor.simplechat.svc.cluster.local:80"
     service = of_kind(objects, "Service")["simplechat-ui"]
     assert service["spec"]["ports"][0]["port"] == 80 and service["spec"]["ports"][0]["targetPort"] == "http"
     assert deployment["spec"]["template"]["spec"]["securityContext"]["runAsUser"] == 10101
@@ -248,3 +262,26 @@ def test_values_are_all_documented():
         if leaf and not re.match(r"^\s*(requests|limits):", line):
             comment_above = lines[i - 1].lstrip()
             assert comment_above.startswith("#"), f"values.yaml:{i + 1} has no `# --` comment: {line.strip()}"
+
+
+def test_ui_upstreams_are_fully_qualified_and_only_for_deployed_models(helm):
+    """The UI's nginx looks the predictors up per request, and its resolver has no search path: each
+    deployed model's upstream is <isvc>-predictor.<namespace>.svc.<cluster domain>:80. A model turned
+    off gets an empty upstream (no route; an absent variable would take the image's default)."""
+    def upstreams(*args: str) -> dict[str, str]:
+        objects = render(helm, *args)
+        (container,) = of_kind(objects, "Deployment")["simplechat-ui"]["spec"]["template"]["spec"]["containers"]
+        env = {e["name"]: e["value"] for e in container["env"] if e["name"].endswith("_UPSTREAM")}
+        deployed = {f"{n.rsplit('-', 1)[1].upper()}_UPSTREAM": n for n in of_kind(objects, "InferenceService")}
+        assert {name for name, value in env.items() if value} == set(deployed)
+        for name, isvc in deployed.items():  # the Service KServe makes for that InferenceService
+            assert env[name].startswith(f"{isvc}-predictor."), env[name]
+        return env
+
+    domain = "simplechat.svc.cluster.local"
+    assert upstreams() == {"CHATBOT_UPSTREAM": f"simplechat-chatbot-predictor.{domain}:80",
+                           "EXTRACTOR_UPSTREAM": f"simplechat-extractor-predictor.{domain}:80"}
+    assert upstreams("--set", "chatbot.enabled=false") == {
+        "CHATBOT_UPSTREAM": "", "EXTRACTOR_UPSTREAM": f"simplechat-extractor-predictor.{domain}:80"}
+    assert upstreams("--set", "extractor.enabled=false", "--set", "global.clusterDomain=corp.internal") == {
+        "CHATBOT_UPSTREAM": "simplechat-chatbot-predictor.simplechat.svc.corp.internal:80", "EXTRACTOR_UPSTREAM": ""}

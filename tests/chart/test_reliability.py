@@ -202,10 +202,14 @@ def test_ingress_routes_only_the_ui_and_the_model_apis(helm, scenario, api_to_pr
 def test_ui_nginx_proxies_only_the_model_apis():
     """With apiToPredictors=false the UI's nginx is the only way in: it must not pass these on either."""
     conf = (ROOT / "frontend" / "nginx.conf").read_text(encoding="utf-8")
-    targets = re.findall(r"^\s*proxy_pass http://simplechat_\w+(/\S*);", conf, flags=re.MULTILINE)
-    assert targets
-    allowed = re.compile(r"^/(v[12]/models/(chatbot|extractor)|chat|health|extract-course-name/)$")
-    assert all(allowed.match(t) for t in targets), targets
+    # Every proxied location strips /api and passes the rest of the (normalized) path on.
+    blocks = re.findall(r"^\s*location (?:= )?(\S+) \{([^}]*)\}", conf, flags=re.MULTILINE)
+    proxied = [(path, body) for path, body in blocks if "proxy_pass" in body]
+    assert len(proxied) == 7
+    allowed = re.compile(r"^/api/(v[12]/models/(chatbot|extractor)|chat|health|extract-course-name/)$")
+    for path, body in proxied:
+        assert allowed.match(path), path
+        assert "rewrite ^/api(/.*)$ $1 break;" in body and re.search(r"proxy_pass http://\$\w+_upstream;", body), body
 
 
 RAY = ROOT / "manifests" / "ray"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -14,7 +15,8 @@ import pytest
 
 from tests.conftest import ROOT, install_system_deps
 
-PLACEHOLDERS = "${NGINX_LISTEN} ${UI_ROOT} ${CHATBOT_UPSTREAM} ${EXTRACTOR_UPSTREAM} ${TRUSTED_PROXY_CIDR}"
+# The entrypoint's own envsubst list, so the two cannot drift apart.
+PLACEHOLDERS = re.search(r"envsubst '([^']*)'", (ROOT / "frontend" / "nginx-entrypoint.sh").read_text()).group(1)
 SECURITY_HEADERS = ("x-content-type-options", "content-security-policy", "referrer-policy", "x-frame-options")
 
 
@@ -29,7 +31,8 @@ def test_nginx_t_accepts_the_rendered_config(tmp_path: Path):
     install_system_deps("nginx", "envsubst")
     site = render({"NGINX_LISTEN": "127.0.0.1:8080", "UI_ROOT": str(ROOT / "frontend"),
                    "CHATBOT_UPSTREAM": "127.0.0.1:9001", "EXTRACTOR_UPSTREAM": "127.0.0.1:9002",
-                   "TRUSTED_PROXY_CIDR": "10.0.0.0/8"})
+                   "TRUSTED_PROXY_CIDR": "10.0.0.0/8", "NGINX_RESOLVER": "10.96.0.10",
+                   "NGINX_RESOLVER_VALID": "10s", "NGINX_RESOLVER_TIMEOUT": "5s"})
     assert not [line for line in site.splitlines() if "${" in line and not line.lstrip().startswith("#")]
     assert "$binary_remote_addr" in site and "$proxy_add_x_forwarded_for" in site  # nginx's own variables survive
     (tmp_path / "site.conf").write_text(site)

@@ -51,12 +51,13 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end }}
 
 {{/*
-Image reference of one component: [registry/]simplechat-<component>:<tag or appVersion>.
-Usage: include "simplechat.image" (dict "root" . "component" "chatbot")
+Image reference of one component: [registry/]simplechat-<component>:<tag or appVersion>[-cuda].
+The -cuda images carry CUDA torch wheels (scripts/build-images.sh --cuda).
+Usage: include "simplechat.image" (dict "root" . "component" "chatbot" ["cuda" true])
 */}}
 {{- define "simplechat.image" -}}
 {{- $image := .root.Values.image }}
-{{- $tag := default .root.Chart.AppVersion $image.tag }}
+{{- $tag := printf "%s%s" (default .root.Chart.AppVersion $image.tag) (ternary "-cuda" "" (default false .cuda)) }}
 {{- if $image.registry }}
 {{- printf "%s/simplechat-%s:%s" (trimSuffix "/" $image.registry) .component $tag }}
 {{- else }}
@@ -139,3 +140,44 @@ rules:
                 number: 80
         {{- end }}
 {{- end }}
+
+{{/*
+A CPU quantity in millicores ("500m" -> 500, "2" -> 2000, 1.5 -> 1500).
+*/}}
+{{- define "simplechat.millicores" -}}
+{{- $q := toString . }}
+{{- if hasSuffix "m" $q }}{{ trimSuffix "m" $q | int64 }}{{ else }}{{ mulf (float64 $q) 1000 | int64 }}{{ end }}
+{{- end }}
+
+{{/*
+A memory quantity in bytes ("1Gi", "768Mi", "2G", "1000000").
+*/}}
+{{- define "simplechat.bytes" -}}
+{{- $q := toString . }}
+{{- $units := dict "Ki" 1024 "Mi" 1048576 "Gi" 1073741824 "Ti" 1099511627776 "k" 1000 "K" 1000 "M" 1000000 "G" 1000000000 "T" 1000000000000 }}
+{{- $unit := regexFind "([kKMGT]i?)$" $q }}
+{{- if $unit }}{{ mulf (float64 (trimSuffix $unit $q)) (index $units $unit) | int64 }}{{ else }}{{ float64 $q | int64 }}{{ end }}
+{{- end }}
+
+{{/*
+Fails unless `resources` sets CPU and memory limits at least as large as the requests. KServe's
+webhook fills a missing limit with its own default (1 CPU, 2Gi), which can fall below the
+request and make the Deployment invalid; a container without a CPU limit also cannot tell
+torch how many threads to run. Usage: include "simplechat.checkResources" (dict "name" "chatbot" "resources" $r)
+*/}}
+{{- define "simplechat.checkResources" -}}
+{{- $requests := .resources.requests | default dict }}
+{{- $limits := .resources.limits | default dict }}
+{{- range $resource := list "cpu" "memory" }}
+{{- if not (hasKey $limits $resource) }}
+{{- fail (printf "%s.resources.limits.%s is required (KServe would add its own default limit)" $.name $resource) }}
+{{- end }}
+{{- if hasKey $requests $resource }}
+{{- $unit := ternary "simplechat.millicores" "simplechat.bytes" (eq $resource "cpu") }}
+{{- if gt (include $unit (index $requests $resource) | int64) (include $unit (index $limits $resource) | int64) }}
+{{- fail (printf "%s.resources: requests.%s (%v) exceeds limits.%s (%v)" $.name $resource (index $requests $resource) $resource (index $limits $resource)) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end }}
+
