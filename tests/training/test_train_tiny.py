@@ -7,8 +7,8 @@ import json
 import pytest
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from predictors.chatbot import train_tiny
 from predictors.chatbot.generation import DialogueModel
+from training.chatbot import train_tiny
 
 pytestmark = pytest.mark.slow
 
@@ -19,6 +19,7 @@ def test_tiny_run_writes_a_loadable_dialogpt_style_model(tmp_path):
         "--vocab-size", "400", "--n-positions", "256", "--replay", "16", "--augment", "1",
     ]))
     assert (tmp_path / "model.safetensors").exists() and not list(tmp_path.glob("*.bin"))
+    assert not [p.name for p in tmp_path.iterdir() if p.is_dir()]  # no Trainer output (checkpoints/) left beside it
     stored = json.loads((tmp_path / "metrics.json").read_text())
     assert stored == metrics
     assert set(stored["well_formed"]) == {"corpus", "project", "heldout"}

@@ -6,7 +6,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from predictors.chatbot.corpus import (
+from predictors.chatbot.generation import RETRY_BEAMS, ReplyNoRepeatNGram, complete_sentences, degenerate
+from training import DATA_DIR
+from training.chatbot.corpus import (
     PROJECT_DIR,
     UNSURE_REPLY,
     augmented,
@@ -18,10 +20,8 @@ from predictors.chatbot.corpus import (
     well_formed,
     with_lowercase_user_turns,
 )
-from predictors.chatbot.generation import RETRY_BEAMS, ReplyNoRepeatNGram, complete_sentences, degenerate
-from tests.conftest import ROOT
 
-HELDOUT = load_dialogues(ROOT / "tests/data/chat_heldout")
+HELDOUT = load_dialogues(DATA_DIR / "chat_heldout")
 
 
 def key(turn: str) -> str:

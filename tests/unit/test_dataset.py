@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 
-from predictors.extractor import catalog
-from predictors.extractor.dataset import (
+from training import DATA_DIR
+from training.extractor import catalog
+from training.extractor.dataset import (
     COURSE_SLOTS,
     FILLERS,
     IGNORE,
@@ -24,10 +24,10 @@ from predictors.extractor.dataset import (
     synthetic_code_names,
     synthetic_titles,
 )
-from predictors.extractor.genres import GENRE_TEMPLATES
-from predictors.extractor.templates import TEMPLATES, TRAINING_ONLY
+from training.extractor.genres import GENRE_TEMPLATES
+from training.extractor.templates import TEMPLATES, TRAINING_ONLY
 
-REALISTIC = Path(__file__).resolve().parents[1] / "data" / "realistic_courses.jsonl"
+REALISTIC = DATA_DIR / "realistic_courses.jsonl"
 TITLES = [t for _, titles in catalog.COURSES.values() for t in titles]
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from predictors.extractor.evaluation import load_markup, mistakes, parse_markup, score
+from training.extractor.evaluation import load_markup, mistakes, parse_markup, score
 
 
 def test_markup_gives_exact_offsets_and_optional_codes():

@@ -7,11 +7,11 @@ from collections import Counter
 
 import pytest
 
-from predictors.extractor import catalog, distractors
-from predictors.extractor.dataset import FILLERS, SLOT, split_vocabulary
-from predictors.extractor.evaluation import REALTEXT, load_markup
-from predictors.extractor.genres import GENRE_TEMPLATES
-from predictors.extractor.templates import TEMPLATES, TRAINING_ONLY
+from training.extractor import catalog, distractors
+from training.extractor.dataset import FILLERS, SLOT, split_vocabulary
+from training.extractor.evaluation import REALTEXT, load_markup
+from training.extractor.genres import GENRE_TEMPLATES
+from training.extractor.templates import TEMPLATES, TRAINING_ONLY
 
 GENRES = {"forum", "blog", "catalog", "schedule", "mooc", "readme", "transcript", "email", "news"}
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from predictors.extractor.evaluation import parse_markup
 from predictors.extractor.schema import CourseSpan
-from predictors.extractor.train import THRESHOLDS, choose_threshold
+from training.extractor.evaluation import parse_markup
+from training.extractor.train import THRESHOLDS, choose_threshold
 
 
 def span(text, name, score):

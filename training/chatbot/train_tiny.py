@@ -1,6 +1,6 @@
 """Train a small DialoGPT-architecture GPT-2 on `chatterbot-corpus` and the project's dialogues.
 
-    python -m predictors.chatbot.train_tiny --output-dir models/chatbot
+    python -m training.chatbot.train_tiny --output-dir models/chatbot
 
 The offline stand-in for `microsoft/DialoGPT-medium`: same format (turns joined by the EOS
 token), same architecture family, same loading code. A byte-level BPE tokenizer is trained on
@@ -19,6 +19,7 @@ import argparse
 import json
 import math
 import random
+import tempfile
 import time
 from pathlib import Path
 
@@ -28,7 +29,9 @@ from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import GPT2Config, GPT2LMHeadModel, GPT2TokenizerFast, Trainer, TrainingArguments, set_seed
 
 from predictors.chatbot.card import CARD_FILE, parameter_count
-from predictors.chatbot.corpus import (
+from predictors.chatbot.generation import FALLBACK_REPLY, GATE_FILE, RETRY_BEAMS, DialogueModel, Settings
+from training import DATA_DIR
+from training.chatbot.corpus import (
     PROBE_CATEGORIES,
     augmented,
     load_dialogues,
@@ -40,10 +43,9 @@ from predictors.chatbot.corpus import (
     well_formed,
     with_lowercase_user_turns,
 )
-from predictors.chatbot.generation import FALLBACK_REPLY, GATE_FILE, RETRY_BEAMS, DialogueModel, Settings
 
 EOS = "<|endoftext|>"  # GPT-2/DialoGPT's only special token; it also separates turns
-HELDOUT_DIR = Path("tests/data/chat_heldout")
+HELDOUT_DIR = DATA_DIR / "chat_heldout"
 CARD_NAME = "simplechat-tiny-dialogpt"
 GATE_GRID = [round(-1.0 + 0.05 * i, 2) for i in range(17)]  # mean token log-prob, -1.0 … -0.2
 
@@ -163,9 +165,10 @@ def choose_gate(dialogue: DialogueModel, conversations: list[list[str]], known: 
             "grid": [GATE_GRID[0], GATE_GRID[-1]]}
 
 
-def _training_args(args: argparse.Namespace, epochs: float, batch_size: int, phase: int) -> TrainingArguments:
+def _training_args(args: argparse.Namespace, scratch: str, epochs: float, batch_size: int,
+                   phase: int) -> TrainingArguments:
     return TrainingArguments(
-        output_dir=str(args.output_dir / "checkpoints"),
+        output_dir=scratch,  # saves nothing, but the Trainer makes this dir
         num_train_epochs=epochs,
         max_steps=args.max_steps,
         per_device_train_batch_size=batch_size,
@@ -249,14 +252,17 @@ def train(args: argparse.Namespace) -> dict:
     # Two phases: everything, then the dialogues users open with (plus a replay of the rest).
     # A model this small forgets the greetings among 2,000 tech-support answers unless they
     # come last, and forgets the rest if they come alone.
-    trainer = None
+    # The Trainer creates its output_dir even when it saves nothing: a scratch dir, so nothing of
+    # training is left beside the model.
     phases = ((train_ds, args.epochs, args.batch_size), (tune_ds, args.tune_epochs, args.tune_batch_size))
-    for phase, (data, epochs, batch_size) in enumerate(phases):
-        trainer = Trainer(model=model, args=_training_args(args, epochs, batch_size, phase), train_dataset=data,
-                          data_collator=collate)
-        trainer.train()
-    train_seconds = time.perf_counter() - started
-    heldout_loss = trainer.evaluate(heldout_ds)["eval_loss"]
+    with tempfile.TemporaryDirectory(prefix="simplechat-chatbot-") as scratch:
+        trainer = None
+        for phase, (data, epochs, batch_size) in enumerate(phases):
+            trainer = Trainer(model=model, args=_training_args(args, scratch, epochs, batch_size, phase),
+                              train_dataset=data, data_collator=collate)
+            trainer.train()
+        train_seconds = time.perf_counter() - started
+        heldout_loss = trainer.evaluate(heldout_ds)["eval_loss"]
 
     args.output_dir.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(args.output_dir)  # safetensors

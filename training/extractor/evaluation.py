@@ -1,6 +1,6 @@
 """Entity-level scores of the extractor as served: exact character spans, per genre.
 
-    python -m predictors.extractor.evaluation --model-dir models/extractor --split dev --errors
+    python -m training.extractor.evaluation --model-dir models/extractor --split dev --errors
 
 Scoring goes through the served path (`inference.extract`: pipeline, span trimming, score
 threshold), so a figure here is what a user of the API gets. A predicted span counts when its
@@ -20,10 +20,10 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from predictors.extractor.dataset import Example
+from training import DATA_DIR
+from training.extractor.dataset import Example
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-REALTEXT = REPO_ROOT / "tests" / "data" / "realtext"  # dev.txt (for choices) and test.txt (reported)
+REALTEXT = DATA_DIR / "realtext"  # dev.txt (for choices) and test.txt (reported)
 MARK = re.compile(r"\[\[(\?)?(.+?)\]\]")
 
 Span = tuple[int, int]
@@ -136,6 +136,7 @@ def above(predicted: Sequence[Iterable], threshold: float = 0.0) -> list[list[Sp
 def main(argv: list[str] | None = None) -> None:
     from transformers import AutoModelForTokenClassification, AutoTokenizer
 
+    from predictors.common.model_dir import check_model_dir
     from predictors.extractor.inference import build_pipeline, extract
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -147,8 +148,9 @@ def main(argv: list[str] | None = None) -> None:
 
     path = Path(args.split) if args.split not in ("dev", "test") else REALTEXT / f"{args.split}.txt"
     examples = load_markup(path)
-    tagger = build_pipeline(AutoModelForTokenClassification.from_pretrained(args.model_dir),
-                            AutoTokenizer.from_pretrained(args.model_dir))
+    model_dir = check_model_dir(args.model_dir)  # a local dir with safetensors: nothing is downloaded
+    tagger = build_pipeline(AutoModelForTokenClassification.from_pretrained(model_dir),
+                            AutoTokenizer.from_pretrained(model_dir))
     predicted = above(predict_spans(lambda texts: extract(tagger, texts, args.threshold), [e.text for e in examples]))
     if args.errors:
         print("\n".join(mistakes(examples, predicted)))

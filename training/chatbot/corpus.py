@@ -3,7 +3,7 @@
 Training data: the English dialogues of the PyPI package `chatterbot-corpus` and the project's
 own dialogues in `dialogues/` (small talk and campus life, written for this project in the
 same YAML format). Held-out data: dialogues whose bot turns are training turns and whose user
-turns are paraphrases no training dialogue contains (`tests/data/chat_heldout/`).
+turns are paraphrases no training dialogue contains (`training/data/chat_heldout/`).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import yaml
 
 #: The chatterbot files whose dialogues are what a new user tries first.
 PROBE_CATEGORIES = ("greetings", "conversations")
-PROJECT_DIR = Path(__file__).parent / "dialogues"
+PROJECT_DIR = Path(__file__).resolve().parent / "dialogues"
 MEASURED_TURNS = 3  # user turns 1..3 of each dialogue
 #: What the bot says to a turn it cannot place (a reply of dialogues/smalltalk.yml).
 UNSURE_REPLY = "Sorry, I didn't understand that. Could you say it another way?"

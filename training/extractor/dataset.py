@@ -13,9 +13,9 @@ import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from predictors.extractor import catalog, distractors
-from predictors.extractor.genres import GENRE_TEMPLATES
-from predictors.extractor.templates import TEMPLATES, TRAINING_ONLY
+from training.extractor import catalog, distractors
+from training.extractor.genres import GENRE_TEMPLATES
+from training.extractor.templates import TEMPLATES, TRAINING_ONLY
 
 LABELS: tuple[str, ...] = ("O", "B-COURSE", "I-COURSE")
 LABEL2ID = {label: i for i, label in enumerate(LABELS)}

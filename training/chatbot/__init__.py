@@ -1,0 +1,1 @@
+"""The offline chatbot: dialogues, corpus loading and augmentation, and the tiny DialoGPT training."""

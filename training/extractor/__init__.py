@@ -1,0 +1,1 @@
+"""The course-name extractor: BIO data generator, fine-tuning and span-level evaluation."""
