@@ -5,8 +5,10 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-# The CPU build of torch; set TORCH_SPEC (and PIP_EXTRA_INDEX_URL) for a CUDA build.
+# torch from PyTorch's CPU index (no multi-GB CUDA libraries). GPU machines:
+#   make install TORCH_INDEX_URL=https://download.pytorch.org/whl/cu130
 TORCH_SPEC ?= torch==2.13.0
+TORCH_INDEX_URL ?= https://download.pytorch.org/whl/cpu
 PORT ?= 8080
 PYTEST_ARGS ?=
 
@@ -17,11 +19,18 @@ export TOKENIZERS_PARALLELISM := false
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
 
-$(VENV)/.installed: pyproject.toml constraints.txt
+# Two steps: what serving and training need (make run, make models), then the test tools.
+$(VENV)/.installed-run: pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@echo "installing torch, the predictors' and the training dependencies into $(VENV) (first time: a few minutes)"
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet "$(TORCH_SPEC)"
-	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev]'
+	$(PY) -m pip install --progress-bar on --extra-index-url $(TORCH_INDEX_URL) "$(TORCH_SPEC)"
+	$(PY) -m pip install --progress-bar on -c constraints.txt -e '.[train]'
+	@touch $@
+
+$(VENV)/.installed: $(VENV)/.installed-run
+	@echo "installing the test and development tools (Ray, playwright, schemathesis, ...)"
+	$(PY) -m pip install --progress-bar on -c constraints.txt -e '.[dev]'
 	@touch $@
 
 .PHONY: install
@@ -35,11 +44,11 @@ constraints: install ## Re-pin every dependency into constraints.txt (after edit
 		> constraints.txt.new && mv constraints.txt.new constraints.txt
 
 .PHONY: models
-models: install ## Build the offline models into models/ (cached outside the clone)
+models: $(VENV)/.installed-run ## Build the offline models into models/ with training/ (cached outside the clone; FORCE=1 retrains)
 	PYTHON=$(PY) scripts/build-models.sh extractor chatbot
 
 .PHONY: run
-run: models ## Serve both models and the UI on http://127.0.0.1:$(PORT) (PORT=8080)
+run: models ## Serve both models and the UI on http://127.0.0.1:8080 (PORT=... to change)
 	$(PY) -m predictors --models models --host 127.0.0.1 --http_port $(PORT)
 
 .PHONY: run-nginx
@@ -51,7 +60,7 @@ images: ## Build the chatbot, extractor and ui images with docker or podman (scr
 	scripts/build-images.sh
 
 .PHONY: images-test
-images-test: models ## Build the three images here (podman, local bases), run each container and check it
+images-test: install models ## Build the three images here (podman, local bases), run each container and check it
 	$(PY) -m pytest tests/images $(PYTEST_ARGS)
 
 .PHONY: manifests
@@ -59,7 +68,7 @@ manifests: ## Re-render manifests/ from the Helm chart (a test fails when they d
 	PYTHON=$(PY) scripts/render-manifests.sh
 
 .PHONY: bench
-bench: models ## Serving benchmark: raw, unbatched, batched, Ray Serve, tutorial app (bench/README.md)
+bench: install models ## Serving benchmark: raw, unbatched, batched, Ray Serve, tutorial app (bench/README.md)
 	$(PY) bench/run.py
 
 .PHONY: system-deps
@@ -72,15 +81,22 @@ chat: models ## Chat with the offline chatbot in the terminal (no server)
 
 .PHONY: lint
 lint: install ## ruff
-	$(VENV)/bin/ruff check predictors tests
+	$(VENV)/bin/ruff check predictors training tests
 
 .PHONY: audit
-audit: install ## bandit on predictors/, and every installed dependency pinned in constraints.txt (not in make test)
+audit: install ## bandit on predictors/ and training/, and every installed dependency pinned in constraints.txt (not in make test)
 	PYTHON=$(PY) TORCH_SPEC='$(TORCH_SPEC)' scripts/audit.sh
 
 .PHONY: test
-test: models lint system-deps ## Run the test suite
+test: install models lint system-deps ## Run the whole test suite
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The everyday loop: no apt packages, no images, no browser, no training beyond the cached models.
+FAST_MARKERS := not slow and not system and not browser and not images and not e2e
+
+.PHONY: test-fast
+test-fast: install models lint ## The fast loop (a few minutes): everything but training, nginx, the browser and images
+	$(PY) -m pytest -m "$(FAST_MARKERS)" $(PYTEST_ARGS)
 
 .PHONY: clean
 clean: ## Remove the venv, built models and caches in the clone

@@ -12,25 +12,22 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from kserve import model_server
-
 from predictors.chatbot.model import Chatbot
 from predictors.chatbot.routes import card_router
 from predictors.chatbot.routes import seed_router as chat_routes
-from predictors.common.cli import build_parser, model_options
-from predictors.common.server import run_predictor
+from predictors.common.cli import build_parser, runtime_options
+from predictors.common.kserve_server import run_predictor
 from predictors.extractor.model import CourseExtractor
 from predictors.extractor.routes import seed_router as extract_routes
 from predictors.ui import FRONTEND, add_ui
 
 
 def build(args):
-    extractor = CourseExtractor("extractor", str(args.models / "extractor"), device=args.device,
-                                **model_options(args))
-    chatbot = Chatbot("chatbot", str(args.models / "chatbot"), device=args.device, **model_options(args))
-    if not args.no_ui:
-        add_ui(model_server.app, args.frontend)
-    return [extractor, chatbot], [extract_routes(extractor), card_router(chatbot), chat_routes(chatbot)]
+    options = {"device": args.device, "max_batch_size": args.max_batch_size, "runtime": runtime_options(args)}
+    extractor = CourseExtractor("extractor", str(args.models / "extractor"), **options)
+    chatbot = Chatbot("chatbot", str(args.models / "chatbot"), **options)
+    ui = [] if args.no_ui else [lambda app: add_ui(app, args.frontend)]
+    return [extractor, chatbot], [extract_routes(extractor), card_router(chatbot), chat_routes(chatbot)], ui
 
 
 def main(argv: list[str] | None = None) -> int:

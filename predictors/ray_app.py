@@ -24,14 +24,14 @@ from typing import Any
 from kserve.errors import InvalidInput
 from kserve.ray import RayModel
 from ray import serve
+from ray.exceptions import RayTaskError
+from ray.serve.exceptions import BackPressureError
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from predictors.common.admission import Admission
 from predictors.common.model_dir import check_model_dir
-
-# The error a replica reports instead of raising, so it reaches the client as a 400 with its
-# message (an exception would cross Ray wrapped in a RayTaskError).
-INVALID = "__invalid_input__"
+from predictors.common.runtime import Batcher, RuntimeOptions
 
 
 def _model_class(kind: str):
@@ -47,20 +47,28 @@ def _model_class(kind: str):
 
 
 class ServeBatcher:
-    """Ray Serve's `@serve.batch` behind the predictors' batcher interface (`submit(items)`)."""
+    """Ray Serve's `@serve.batch` as a runtime batcher (`submit(items)`): the forward runs on
+    the replica's inference thread with whatever Serve has gathered."""
 
-    def __init__(self, process: Callable[[list], Sequence], executor: Executor, *,
+    def __init__(self, forward: Callable[[list], Sequence], executor: Executor, *,
                  max_batch_size: int, max_latency_ms: float) -> None:
-        self.process = process
+        self.forward = forward
         self.executor = executor
         self._one = serve.batch(max_batch_size=max_batch_size,
                                 batch_wait_timeout_s=max_latency_ms / 1000)(self._many)
 
     async def _many(self, items: list) -> list:
-        return list(await asyncio.get_running_loop().run_in_executor(self.executor, self.process, items))
+        return list(await asyncio.get_running_loop().run_in_executor(self.executor, self.forward, items))
 
     async def submit(self, items: Sequence) -> list:
         return list(await asyncio.gather(*(self._one(item) for item in items)))
+
+
+def serve_batcher(max_batch_size: int, max_latency_ms: float) -> Callable[[Callable, Executor], Batcher]:
+    def make(forward: Callable[[list], Sequence], executor: Executor) -> Batcher:
+        return ServeBatcher(forward, executor, max_batch_size=max_batch_size, max_latency_ms=max_latency_ms)
+
+    return make
 
 
 @serve.deployment
@@ -69,13 +77,12 @@ class PredictorDeployment:
 
     def __init__(self, kind: str, name: str, model_dir: str, max_batch_size: int = 64,
                  max_batch_latency_ms: float = 5.0, options: dict | None = None) -> None:
-        # Ray Serve bounds the queue (max_queued_requests) and the deadline (request_timeout_s) itself.
-        self.model = _model_class(kind)(name, model_dir, max_batch_size=max_batch_size,
-                                        max_batch_latency_ms=max_batch_latency_ms, max_queue=None,
-                                        request_timeout_s=None, **(options or {}))
-        batcher = self.model.batcher
-        self.model.batcher = ServeBatcher(batcher.process, batcher.executor, max_batch_size=max_batch_size,
-                                          max_latency_ms=max_batch_latency_ms)
+        # Serve bounds the replica's queue (max_queued_requests) and the caller keeps the deadline
+        # (ServeModel here, Serve's proxy under `serve run`): no admission of its own.
+        runtime = RuntimeOptions(batcher=serve_batcher(max_batch_size, max_batch_latency_ms),
+                                 max_queue=None, request_timeout_s=None)
+        self.model = _model_class(kind)(name, model_dir, max_batch_size=max_batch_size, runtime=runtime,
+                                        **(options or {}))
         self.model.load()
 
     def load(self) -> bool:  # RayModel.load() calls this: the replica loaded in __init__
@@ -83,31 +90,35 @@ class PredictorDeployment:
 
     async def __call__(self, body: Any, headers: dict | None = None) -> Any:
         if isinstance(body, Request):  # `serve run`: Ray's proxy hands over the HTTP request
-            response, _ = await self._infer(await body.body(), dict(body.headers))
-            if INVALID in response:
-                return JSONResponse({"error": response[INVALID]}, status_code=400)
+            try:
+                response, _ = await self.model(await body.body(), headers=dict(body.headers))
+            except InvalidInput as exc:
+                return JSONResponse({"error": exc.reason}, status_code=400)
             return response
-        return await self._infer(body, headers)
-
-    async def _infer(self, body: Any, headers: dict | None) -> Any:
-        try:
-            return await self.model(body, headers=headers)
-        except InvalidInput as exc:
-            return {INVALID: exc.reason}, {}
+        return await self.model(body, headers=headers)
 
 
 class ServeModel(RayModel):
-    """The SDK's RayModel, turning a replica's input error back into kserve's InvalidInput (400)."""
+    """The SDK's RayModel behind our admission (queue bound and deadline, as without Ray), with a
+    replica's input error raised again as itself: kserve's InvalidInput, a 400."""
 
-    def __init__(self, name: str, handle, model_dir: str) -> None:
+    def __init__(self, name: str, handle, model_dir: str, max_queue: int | None, timeout_s: float | None) -> None:
         super().__init__(name, handle)
         self.model_dir = model_dir  # checked before Ray starts (fail fast, one-line reason)
+        self.admission = Admission(name, max_queue, timeout_s)
 
     async def __call__(self, body, headers=None, verb=None):
-        response, response_headers = await super().__call__(body, headers=headers)
-        if isinstance(response, dict) and INVALID in response:
-            raise InvalidInput(response[INVALID])
-        return response, response_headers
+        return await self.admission(self._call(body, headers))
+
+    async def _call(self, body, headers):
+        try:
+            return await super().__call__(body, headers=headers)
+        except RayTaskError as exc:  # the replica raised: Ray wraps it with the remote traceback
+            if isinstance(exc.cause, InvalidInput):
+                raise exc.cause from None
+            raise
+        except BackPressureError as exc:  # the replicas' queues are full
+            raise self.admission.refusal() from exc
 
 
 def deploy(kind: str, args: argparse.Namespace, options: dict | None = None) -> ServeModel:
@@ -123,11 +134,12 @@ def deploy(kind: str, args: argparse.Namespace, options: dict | None = None) -> 
         name=args.model_name, num_replicas=args.num_replicas,
         # Serve's default of 5 requests in flight per replica would cap @serve.batch at 5 items.
         max_ongoing_requests=max(args.max_batch_size, 5),
+        max_queued_requests=args.max_queue,  # Serve's default is unbounded
         ray_actor_options={"num_cpus": args.num_cpus, "num_gpus": args.num_gpus},
     ).bind(kind, args.model_name, args.model_dir, args.max_batch_size, args.max_batch_latency_ms,
            {"device": args.device, **(options or {})})
     handle = serve.run(app, name=args.model_name, route_prefix=None)
-    return ServeModel(args.model_name, handle, args.model_dir)
+    return ServeModel(args.model_name, handle, args.model_dir, args.max_queue, args.request_timeout_s)
 
 
 def shutdown() -> None:

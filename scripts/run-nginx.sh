@@ -49,12 +49,39 @@ mkdir "$WORK/html"
 cp "$ROOT"/frontend/{index.html,app.js,styles.css,favicon.svg} "$WORK/html/"
 chmod -R a+rX "$WORK/html"
 
-start_predictor() {  # name port
-  HF_HUB_OFFLINE=1 "$PYTHON" -m "predictors.$1" --model_dir "$MODELS/$1" --host 127.0.0.1 --http_port "$2" &
-  pids+=($!)
+# A predictor, started again whenever it exits (as the kubelet restarts a container), so what
+# nginx does while one is down can be seen here. Its output is prefixed with its name; its own
+# `serving`/`ready:` lines are dropped: the one ready line is this script's, below.
+supervise() {  # name port
+  local name=$1 port=$2 child=""
+  trap '[[ -n $child ]] && kill -TERM "$child" 2>/dev/null; wait; exit 0' TERM INT
+  while true; do
+    HF_HUB_OFFLINE=1 "$PYTHON" -m "predictors.$name" --model_dir "$MODELS/$name" --host 127.0.0.1 \
+      --http_port "$port" > >(sed -u -e '/^ready: /d' -e '/^serving /d' -e "s/^/[$name] /") 2>&1 &
+    child=$!
+    local status=0
+    wait "$child" || status=$?
+    echo "run-nginx: $name exited with status $status; starting it again" >&2
+    sleep 1
+  done
 }
-start_predictor chatbot "$CHATBOT_PORT"
-start_predictor extractor "$EXTRACTOR_PORT"
+
+wait_for() {  # url what: until it answers 200, while every process lives
+  until curl -sf -o /dev/null "$1"; do
+    for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null || die "a process exited before $2 was ready"; done
+    ((SECONDS < deadline)) || die "$2 not ready after ${READY_TIMEOUT}s"
+    sleep 0.5
+  done
+}
+
+deadline=$((SECONDS + READY_TIMEOUT))
+supervise chatbot "$CHATBOT_PORT" &
+pids+=($!)
+supervise extractor "$EXTRACTOR_PORT" &
+pids+=($!)
+# nginx starts once both answer, so its log does not fill with refused connections meanwhile.
+wait_for "http://127.0.0.1:$CHATBOT_PORT/v1/models/chatbot" chatbot
+wait_for "http://127.0.0.1:$EXTRACTOR_PORT/v1/models/extractor" extractor
 # The ui image's entrypoint, with this machine's upstreams and paths.
 NGINX_BIN="$NGINX" NGINX_LISTEN="$HOST:$PORT" UI_ROOT="$WORK/html" \
 CHATBOT_UPSTREAM="127.0.0.1:$CHATBOT_PORT" EXTRACTOR_UPSTREAM="127.0.0.1:$EXTRACTOR_PORT" \
@@ -62,18 +89,12 @@ TRUSTED_PROXY_CIDR="127.0.0.1/32" NGINX_TEMPLATE="$ROOT/frontend/nginx.conf" NGI
 NGINX_MIME_TYPES="$MIME_TYPES" NGINX_ACCESS_LOG=off \
   "$ROOT/frontend/nginx-entrypoint.sh" &
 pids+=($!)
-
-deadline=$((SECONDS + READY_TIMEOUT))
 for name in chatbot extractor; do
-  until curl -sf -o /dev/null "http://$HOST:$PORT/api/v1/models/$name"; do
-    for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null || die "a process exited before $name was ready"; done
-    ((SECONDS < deadline)) || die "$name not ready after ${READY_TIMEOUT}s"
-    sleep 0.5
-  done
+  wait_for "http://$HOST:$PORT/api/v1/models/$name" "$name through nginx"
 done
 echo "ready: UI and /api on http://$HOST:$PORT through nginx (Ctrl-C stops)"
 
-# Whichever process ends first ends the stack.
+# nginx ending ends the stack (a predictor is started again by its supervisor).
 set +e
 wait -n "${pids[@]}"
 status=$?

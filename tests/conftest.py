@@ -127,12 +127,14 @@ def running_with(module: str, name: str, model_dir: Path, *extra: str) -> Iterat
         predictor.stop()
 
 
-@pytest.fixture(scope="module")
+# One server per model for the whole session: the black-box tests share it (tests that need a
+# process of their own — drain, overload limits, deadlines, crashes — start one).
+@pytest.fixture(scope="session")
 def extractor(extractor_dir: Path) -> Iterator[Predictor]:
     yield from running("predictors.extractor", "extractor", extractor_dir)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def chatbot(chatbot_dir: Path) -> Iterator[Predictor]:
     yield from running("predictors.chatbot", "chatbot", chatbot_dir)
 

@@ -7,8 +7,8 @@ import sys
 from predictors.chatbot.model import Chatbot
 from predictors.chatbot.routes import card_router, seed_router
 from predictors.chatbot.schema import DEFAULT_MAX_MESSAGE_CHARS
-from predictors.common.cli import add_ray_arguments, build_parser, model_options
-from predictors.common.server import run_predictor
+from predictors.common.cli import add_ray_arguments, build_parser, runtime_options
+from predictors.common.kserve_server import run_predictor
 
 
 def build(args):
@@ -16,8 +16,8 @@ def build(args):
         from predictors import ray_app
 
         return [ray_app.deploy("chatbot", args, {"max_message_chars": args.max_message_chars})], []
-    model = Chatbot(args.model_name, args.model_dir, device=args.device,
-                    max_message_chars=args.max_message_chars, model_id=args.model_id, **model_options(args))
+    model = Chatbot(args.model_name, args.model_dir, device=args.device, max_batch_size=args.max_batch_size,
+                    max_message_chars=args.max_message_chars, model_id=args.model_id, runtime=runtime_options(args))
     return [model], [card_router(model), seed_router(model)]
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
@@ -47,6 +47,11 @@ class Settings:
     top_p: float = 1.0
     no_repeat_ngram_size: int = 3  # within the reply only (see ReplyNoRepeatNGram)
     repetition_penalty: float = 1.0  # transformers' own: counts the prompt's tokens too
+
+    def effective(self) -> Settings:
+        """Equal for requests that decode alike: greedy decoding ignores temperature and top_p,
+        so greedy requests that differ only there share one generate() call."""
+        return self if self.do_sample else replace(self, temperature=Settings.temperature, top_p=Settings.top_p)
 
 
 class ReplyNoRepeatNGram(LogitsProcessor):

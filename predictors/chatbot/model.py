@@ -11,10 +11,9 @@ GET /v1/models/chatbot adds the model card (name, parameters, offline demo or no
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections import defaultdict
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 
 from kserve import Model
 from kserve.errors import InvalidInput
@@ -23,10 +22,8 @@ from kserve.protocol.infer_type import InferOutput, InferRequest, InferResponse
 from predictors.chatbot.card import model_card
 from predictors.chatbot.generation import DialogueModel, PromptTooLong, Settings
 from predictors.chatbot.schema import DEFAULT_MAX_MESSAGE_CHARS, ChatInstance
-from predictors.common.admission import Admission
-from predictors.common.batching import DynamicBatcher
-from predictors.common.inference_thread import DEFAULT_NICE, inference_executor
 from predictors.common.payload import parse_instances, v2_strings, validate
+from predictors.common.runtime import BATCHED, Runtime, RuntimeOptions
 
 
 @dataclass
@@ -39,9 +36,8 @@ class Batch:
 
 class Chatbot(Model):
     def __init__(self, name: str, model_dir: str, device: str = "auto", max_batch_size: int = 64,
-                 max_message_chars: int = DEFAULT_MAX_MESSAGE_CHARS, max_batch_latency_ms: float = 5.0,
-                 batching: bool = True, max_queue: int | None = 64, request_timeout_s: float | None = 30.0,
-                 inference_nice: int = DEFAULT_NICE, model_id: str | None = None):
+                 max_message_chars: int = DEFAULT_MAX_MESSAGE_CHARS, model_id: str | None = None,
+                 runtime: RuntimeOptions = BATCHED):
         super().__init__(name)
         self.model_dir = model_dir
         self.model_id = model_id  # the hub id shown to users when the dir carries no card
@@ -49,13 +45,9 @@ class Chatbot(Model):
         self.device_choice = device
         self.max_batch_size = max_batch_size
         self.context = {"max_message_chars": max_message_chars}
-        # One generation thread: never blocks the event loop, never two generate() at once;
-        # below the event loop's priority, so 503s and health checks stay fast under load.
-        self._executor = inference_executor(f"{name}-generate", inference_nice)
-        # Concurrent requests share one generate call; generate() keeps settings apart.
-        self.batcher = DynamicBatcher(self._generate_pairs, self._executor, max_batch_size=max_batch_size,
-                                      max_latency_ms=max_batch_latency_ms) if batching else None
-        self.admission = Admission(name, max_queue, request_timeout_s)  # bounded queue, deadline
+        # Concurrent requests share one generate call (generate() keeps settings apart), on the
+        # inference thread, behind admission.
+        self.runtime = Runtime(name, self.generate, runtime)
         self.dialogue: DialogueModel | None = None
 
     def load(self) -> bool:
@@ -87,34 +79,22 @@ class Chatbot(Model):
         texts = v2_strings(request, "message", self.max_batch_size)
         return [self.instance({"message": t}, f"message[{i}].") for i, t in enumerate(texts)]
 
-    def generate(self, prompts: list[list[int]], instances: list[ChatInstance]) -> list[str]:
-        """Instances with equal settings generate together as one left-padded batch."""
+    def generate(self, pairs: list[tuple[list[int], ChatInstance]]) -> list[str]:
+        """One reply per (prompt, instance); instances with equal settings generate together as
+        one left-padded batch."""
         groups: dict[Settings, list[int]] = defaultdict(list)
-        for index, inst in enumerate(instances):
-            groups[Settings(**{f.name: getattr(inst, f.name) for f in fields(Settings)})].append(index)
-        responses = [""] * len(instances)
+        for index, (_, inst) in enumerate(pairs):
+            groups[Settings(**{f.name: getattr(inst, f.name) for f in fields(Settings)}).effective()].append(index)
+        responses = [""] * len(pairs)
         for settings, indices in groups.items():
-            replies = self.dialogue.generate([prompts[i] for i in indices], settings)
+            replies = self.dialogue.generate([pairs[i][0] for i in indices], settings)
             for index, reply in zip(indices, replies, strict=True):
                 responses[index] = reply
         return responses
 
-    def _generate_pairs(self, pairs: list[tuple[list[int], ChatInstance]]) -> list[str]:
-        return self.generate([prompt for prompt, _ in pairs], [inst for _, inst in pairs])
-
-    async def run(self, prompts: list[list[int]], instances: list[ChatInstance]) -> list[str]:
-        """Replies, admitted under the queue limit and the request deadline."""
-        return await self.admission(self._run(prompts, instances))
-
-    async def _run(self, prompts: list[list[int]], instances: list[ChatInstance]) -> list[str]:
-        if self.batcher is not None:
-            return await self.batcher.submit(list(zip(prompts, instances, strict=True)))
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self.generate, prompts, instances)
-
     async def predict(self, batch: Batch, headers: dict | None = None) -> Batch:
-        batch.responses = await self.run(batch.prompts, batch.instances)
-        return batch
+        pairs = list(zip(batch.prompts, batch.instances, strict=True))
+        return replace(batch, responses=await self.runtime.infer(pairs))
 
     async def postprocess(self, batch: Batch, headers: dict | None = None,
                           response_headers: dict | None = None) -> dict | InferResponse:

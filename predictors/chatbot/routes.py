@@ -21,10 +21,10 @@ def seed_router(model: Chatbot) -> APIRouter:
     )
     async def chat(request: Request) -> dict:
         body = validate(SeedChatRequest, await ready_body(request, model))
-        instance = model.instance(
-            {"message": body.message, "history": body.history, "max_new_tokens": body.max_length})
-        (reply,) = await model.run([model.prompt(instance)], [instance])
-        return {"response": reply, "history": [*instance.history, instance.message, reply]}
+        instance = {"message": body.message, "history": body.history, "max_new_tokens": body.max_length}
+        # The V1 path itself (preprocess, admission, batcher, postprocess), one instance.
+        (prediction,) = (await model({"instances": [instance]}))[0]["predictions"]
+        return prediction
 
     @router.get("/health", summary="The tutorial's health check")
     async def health() -> dict[str, str]:

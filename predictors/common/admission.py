@@ -16,7 +16,6 @@ from typing import Any, TypeVar
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
-from starlette.middleware import Middleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 T = TypeVar("T")
@@ -107,7 +106,3 @@ class RefuseWhenFull:
                 return
         await self.app(scope, receive, send)
 
-
-def refuse_when_full(app: FastAPI, gates: Mapping[str, Admission]) -> None:
-    """Innermost of the app's own middleware, so it sees paths after any prefix is stripped."""
-    app.user_middleware.append(Middleware(RefuseWhenFull, gates=gates))

@@ -7,10 +7,12 @@ import argparse
 from kserve import model_server
 
 from predictors.common.inference_thread import DEFAULT_NICE
+from predictors.common.runtime import RuntimeOptions, dynamic_batcher
 
 
 def build_parser(description: str, model_name: str) -> argparse.ArgumentParser:
-    """Every kserve ModelServer flag (--http_port, --workers, ...) plus what a predictor needs."""
+    """Every kserve ModelServer flag plus what a predictor needs. The SDK flags for gRPC, several
+    workers or the transformer role are refused when used (kserve_server.REFUSED_FLAGS)."""
     parser = argparse.ArgumentParser(
         description=description,
         parents=[model_server.parser],
@@ -60,11 +62,11 @@ def nice_increment(value: str) -> int:
     return number
 
 
-def model_options(args: argparse.Namespace) -> dict:
-    """The model constructors' batching and admission keywords from the parsed flags."""
-    return {"max_batch_size": args.max_batch_size, "max_batch_latency_ms": args.max_batch_latency_ms,
-            "batching": not args.no_batching, "max_queue": args.max_queue,
-            "request_timeout_s": args.request_timeout_s, "inference_nice": args.inference_nice}
+def runtime_options(args: argparse.Namespace) -> RuntimeOptions:
+    """How requests reach a model's forward, from the parsed flags."""
+    batcher = None if args.no_batching else dynamic_batcher(args.max_batch_size, args.max_batch_latency_ms)
+    return RuntimeOptions(batcher=batcher, max_queue=args.max_queue, request_timeout_s=args.request_timeout_s,
+                          inference_nice=args.inference_nice)
 
 
 def add_ray_arguments(parser: argparse.ArgumentParser) -> None:

@@ -16,7 +16,12 @@ Instance = TypeVar("Instance", bound=BaseModel)
 
 def decode_json(body: Any) -> Any:
     """The SDK hands over raw bytes when the client sent no JSON content type (a bare `curl -d`)."""
-    if isinstance(body, bytes | bytearray | str):
+    if isinstance(body, bytes | bytearray):
+        try:
+            body = bytes(body).decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise InvalidInput(f"request body is not UTF-8 text (byte {exc.start} is not)") from None
+    if isinstance(body, str):
         try:
             return orjson.loads(body)
         except orjson.JSONDecodeError as exc:
@@ -32,6 +37,8 @@ def describe(error: ValidationError, prefix: str = "") -> str:
         where = (prefix.rstrip(".") + loc).lstrip(".") or "body"
         # Our validators' ValueErrors already say what is wrong: drop pydantic's "Value error, ".
         message = item["msg"].removeprefix("Value error, ")
+        if item["type"] in ("model_type", "model_attributes_type", "dict_type"):
+            message = "must be a JSON object"  # pydantic's text names our internal class
         parts.append(f"{where}: {message}")
     return "; ".join(parts)
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import sys
 
-from predictors.common.cli import add_ray_arguments, build_parser, model_options
-from predictors.common.server import run_predictor
+from predictors.common.cli import add_ray_arguments, build_parser, runtime_options
+from predictors.common.kserve_server import run_predictor
 from predictors.extractor.model import CourseExtractor
 from predictors.extractor.routes import seed_router
 from predictors.extractor.schema import DEFAULT_MAX_TEXT_CHARS
@@ -16,8 +16,8 @@ def build(args):
         from predictors import ray_app
 
         return [ray_app.deploy("extractor", args, {"max_text_chars": args.max_text_chars})], []
-    model = CourseExtractor(args.model_name, args.model_dir, device=args.device,
-                            max_text_chars=args.max_text_chars, **model_options(args))
+    model = CourseExtractor(args.model_name, args.model_dir, device=args.device, max_batch_size=args.max_batch_size,
+                            max_text_chars=args.max_text_chars, runtime=runtime_options(args))
     return [model], [seed_router(model)]
 
 

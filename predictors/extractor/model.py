@@ -9,22 +9,19 @@ V2  POST /v2/models/extractor/infer  with a BYTES input "text"; output "courses"
 
 from __future__ import annotations
 
-import asyncio
 import json
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from kserve import Model
 from kserve.protocol.infer_type import InferOutput, InferRequest, InferResponse
 from transformers import AutoModelForTokenClassification, AutoTokenizer
 
-from predictors.common.admission import Admission
-from predictors.common.batching import DynamicBatcher
 from predictors.common.device import resolve_device
-from predictors.common.inference_thread import DEFAULT_NICE, inference_executor
 from predictors.common.model_dir import check_model_dir
 from predictors.common.payload import parse_instances, v2_strings, validate
+from predictors.common.runtime import BATCHED, Runtime, RuntimeOptions
 from predictors.extractor.inference import build_pipeline, extract
 from predictors.extractor.schema import DEFAULT_MAX_TEXT_CHARS, CourseSpan, ExtractInstance
 
@@ -40,21 +37,15 @@ class Batch:
 
 class CourseExtractor(Model):
     def __init__(self, name: str, model_dir: str, device: str = "auto", max_batch_size: int = 64,
-                 max_text_chars: int = DEFAULT_MAX_TEXT_CHARS, max_batch_latency_ms: float = 5.0,
-                 batching: bool = True, max_queue: int | None = 64, request_timeout_s: float | None = 30.0,
-                 inference_nice: int = DEFAULT_NICE):
+                 max_text_chars: int = DEFAULT_MAX_TEXT_CHARS,
+                 runtime: RuntimeOptions = BATCHED):
         super().__init__(name)
         self.model_dir = model_dir
         self.device_choice = device
         self.max_batch_size = max_batch_size
         self.max_text_chars = max_text_chars
-        # One inference thread: forwards never block the event loop and never run concurrently;
-        # below the event loop's priority, so 503s and health checks stay fast under load.
-        self._executor = inference_executor(f"{name}-infer", inference_nice)
-        # Concurrent requests share one forward batch (predictors/common/batching.py).
-        self.batcher = DynamicBatcher(self.extract, self._executor, max_batch_size=max_batch_size,
-                                      max_latency_ms=max_batch_latency_ms) if batching else None
-        self.admission = Admission(name, max_queue, request_timeout_s)  # bounded queue, deadline
+        # Concurrent requests share one forward batch on the inference thread, behind admission.
+        self.runtime = Runtime(name, self.extract, runtime)
         self._pipeline = None
 
     def load(self) -> bool:
@@ -69,15 +60,6 @@ class CourseExtractor(Model):
     def extract(self, texts: list[str]) -> list[list[CourseSpan]]:
         """All texts in one forward batch (long texts add windows to it)."""
         return extract(self._pipeline, texts)
-
-    async def run(self, texts: list[str]) -> list[list[CourseSpan]]:
-        """Spans for `texts`, admitted under the queue limit and the request deadline."""
-        return await self.admission(self._run(texts))
-
-    async def _run(self, texts: list[str]) -> list[list[CourseSpan]]:
-        if self.batcher is not None:
-            return await self.batcher.submit(texts)
-        return await asyncio.get_running_loop().run_in_executor(self._executor, self.extract, texts)
 
     def validate_text(self, data: Any, where: str = "") -> str:
         context = {"max_text_chars": self.max_text_chars}
@@ -95,8 +77,7 @@ class CourseExtractor(Model):
         return [self.validate_text(t, f"text[{i}]") for i, t in enumerate(texts)]
 
     async def predict(self, batch: Batch, headers: dict | None = None) -> Batch:
-        batch.courses = await self.run(batch.texts)
-        return batch
+        return replace(batch, courses=await self.runtime.infer(batch.texts))
 
     async def postprocess(self, batch: Batch, headers: dict | None = None,
                           response_headers: dict | None = None) -> dict | InferResponse:

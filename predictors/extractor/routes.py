@@ -17,9 +17,12 @@ def seed_router(model: CourseExtractor) -> APIRouter:
         summary="Course names found in the text (the tutorial's contract)",
         openapi_extra=documented_body(ExtractInstance),  # the same shape as a V1 instance
     )
+    # Also without the slash, answered here: a redirect would make many clients resend a GET.
+    @router.post("/extract-course-name", include_in_schema=False)
     async def extract_course_name(request: Request) -> dict[str, list[str]]:
         text = model.validate_text(await ready_body(request, model))
-        spans = (await model.run([text]))[0]
-        return {"extracted_course_names": [s.text for s in spans]}
+        # The V1 path itself (preprocess, admission, batcher, postprocess), one instance.
+        (prediction,) = (await model({"instances": [{"text": text}]}))[0]["predictions"]
+        return {"extracted_course_names": [span["text"] for span in prediction["courses"]]}
 
     return router

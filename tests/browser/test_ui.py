@@ -14,6 +14,8 @@ import pytest
 
 from tests.conftest import OUTPUT, install_system_deps
 
+pytestmark = pytest.mark.browser
+
 playwright_api = pytest.importorskip("playwright.sync_api")
 
 COURSE_TEXT = "🎓 This fall I am taking Introduction to Artificial Intelligence and Linear Algebra."

@@ -65,6 +65,7 @@ def shell_scripts() -> list[Path]:
     return sorted([*(ROOT / "scripts").glob("*.sh"), *(ROOT / "frontend").glob("*.sh"), ROOT / ".ci" / "run"])
 
 
+@pytest.mark.system
 @pytest.mark.parametrize("script", shell_scripts(), ids=lambda p: str(p.relative_to(ROOT)))
 def test_shellcheck(script: Path):
     install_system_deps("shellcheck")
@@ -182,6 +183,7 @@ def test_workflow_token_is_read_only_and_every_job_has_a_timeout(workflow: Path)
         assert isinstance(job.get("timeout-minutes"), int), f"job {name} has no timeout-minutes"
 
 
+@pytest.mark.system
 @pytest.mark.parametrize("workflow", workflows(), ids=lambda p: p.name)
 def test_shellcheck_on_workflow_steps(workflow: Path, tmp_path: Path):
     """Each `run:` as GitHub runs it (bash -e), its ${{ }} expressions replaced by a plain word."""

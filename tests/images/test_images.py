@@ -20,6 +20,8 @@ import pytest
 
 from tests.conftest import ROOT, free_port, install_system_deps
 
+pytestmark = pytest.mark.images
+
 VERSION = "test"
 NAMES = ("chatbot", "extractor", "ui")
 # Host network: containers bind loopback only and reach each other there. The rlimits: this

@@ -25,6 +25,8 @@ import pytest
 
 from tests.conftest import ROOT, free_port, install_system_deps
 
+pytestmark = pytest.mark.system
+
 NGINX = "/usr/sbin/nginx"
 CHATBOT_NAME = "simplechat-chatbot-predictor.simplechat.svc.cluster.invalid"
 EXTRACTOR_NAME = "simplechat-extractor-predictor.simplechat.svc.cluster.invalid"
@@ -33,7 +35,8 @@ ROUTES = {
     "chatbot": [("GET", "/v1/models/chatbot"), ("POST", "/v1/models/chatbot:predict"),
                 ("POST", "/v2/models/chatbot/infer"), ("POST", "/chat"), ("GET", "/health")],
     "extractor": [("GET", "/v1/models/extractor"), ("POST", "/v1/models/extractor:predict"),
-                  ("POST", "/v2/models/extractor/infer"), ("POST", "/extract-course-name/")],
+                  ("POST", "/v2/models/extractor/infer"), ("POST", "/extract-course-name/"),
+                  ("POST", "/extract-course-name")],
 }
 NOT_RESOLVED = {"error": "the model server is not available yet: its address does not resolve"}
 SECURITY_HEADERS = ("x-content-type-options", "content-security-policy", "referrer-policy", "x-frame-options")

@@ -18,6 +18,8 @@ import pytest
 
 from tests.conftest import ROOT, free_port, install_system_deps, start_predictor
 
+pytestmark = pytest.mark.system
+
 FAST = 1.0  # seconds: an answer from nginx with the predictor gone, connection refused on loopback
 # A request the predictor works on for a few seconds (about 3 s on 2 cores), under nginx's 64 KiB body limit.
 SLOW_BODY = json.dumps({"instances": [("I loved Organic Chemistry but Linear Algebra was hard. " * 30)[:1500]] * 40})

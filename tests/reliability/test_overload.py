@@ -35,6 +35,7 @@ def p99(values: list[float]) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[98] if len(values) > 1 else values[0]
 
 
+@pytest.mark.slow  # 30 s of 4x overload
 def test_four_times_capacity_gets_only_200s_and_fast_503s_then_recovers(extractor):
     url = f"{extractor.url}/v1/models/extractor:predict"
     before = asyncio.run(closed_loop(url, 1, 3))

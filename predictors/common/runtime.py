@@ -1,0 +1,75 @@
+"""Where a predictor's forward runs, shared by both models and by Ray mode.
+
+    runtime = Runtime("extractor", forward, RuntimeOptions(batcher=dynamic_batcher(64, 5.0)))
+    outputs = await runtime.infer(items)        # one output per item, in order
+
+`infer` admits the request (queue bound and deadline: admission.py), then hands its items to
+the batcher, which merges them with other requests' items into one `forward` call on the
+inference thread (inference_thread.py); without a batcher each request is one call. The batcher
+is passed in: our DynamicBatcher, Ray Serve's `@serve.batch` (ray_app.py) or none.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from typing import Generic, Protocol, TypeVar
+
+from predictors.common.admission import Admission
+from predictors.common.batching import DynamicBatcher
+from predictors.common.inference_thread import DEFAULT_NICE, inference_executor
+
+In = TypeVar("In")
+Out = TypeVar("Out")
+
+
+class Batcher(Protocol):
+    async def submit(self, items: Sequence) -> list: ...
+
+
+# A batcher factory: (forward, inference thread) -> batcher.
+BatcherFactory = Callable[[Callable[[list], Sequence], Executor], Batcher]
+
+
+def dynamic_batcher(max_batch_size: int, max_latency_ms: float) -> BatcherFactory:
+    def make(forward: Callable[[list], Sequence], executor: Executor) -> Batcher:
+        return DynamicBatcher(forward, executor, max_batch_size=max_batch_size, max_latency_ms=max_latency_ms)
+
+    return make
+
+
+@dataclass(frozen=True)
+class RuntimeOptions:
+    """How requests reach the forward: batched or not, how many may wait, for how long."""
+
+    batcher: BatcherFactory | None = None
+    max_queue: int | None = 64  # None: unbounded (Ray Serve bounds its own queue)
+    request_timeout_s: float | None = 30.0  # None or 0: no deadline
+    inference_nice: int = DEFAULT_NICE
+
+
+class Runtime(Generic[In, Out]):
+    def __init__(self, name: str, forward: Callable[[list[In]], Sequence[Out]],
+                 options: RuntimeOptions = RuntimeOptions()) -> None:
+        self.name = name
+        self.forward = forward
+        # One inference thread: forwards never block the event loop and never run concurrently;
+        # below the event loop's priority, so 503s and health checks stay fast under load.
+        self.executor = inference_executor(f"{name}-infer", options.inference_nice)
+        self.batcher = options.batcher(forward, self.executor) if options.batcher else None
+        self.admission = Admission(name, options.max_queue, options.request_timeout_s)
+
+    async def infer(self, items: list[In]) -> list[Out]:
+        """One output per item, admitted under the queue bound and the deadline."""
+        return await self.admission(self._infer(items))
+
+    async def _infer(self, items: list[In]) -> list[Out]:
+        if self.batcher is not None:
+            return list(await self.batcher.submit(items))
+        return list(await asyncio.get_running_loop().run_in_executor(self.executor, self.forward, items))
+
+
+# The predictors' default: dynamically batched, at most 64 items per forward and 5 ms of waiting.
+BATCHED = RuntimeOptions(batcher=dynamic_batcher(max_batch_size=64, max_latency_ms=5.0))
