@@ -80,8 +80,9 @@ chat: models ## Chat with the offline chatbot in the terminal (no server)
 	$(PY) -m predictors.chatbot.repl --model_dir models/chatbot
 
 .PHONY: lint
-lint: install ## ruff
-	$(VENV)/bin/ruff check predictors training tests
+lint: install ## ruff check and ruff format --check
+	$(VENV)/bin/ruff check predictors training tests bench
+	$(VENV)/bin/ruff format --check predictors training tests bench
 
 .PHONY: audit
 audit: install ## bandit on predictors/ and training/, and every installed dependency pinned in constraints.txt (not in make test)

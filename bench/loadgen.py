@@ -48,14 +48,16 @@ async def _one(session: aiohttp.ClientSession, url: str, body: bytes, tally: Tal
         tally.error(f"HTTP {status}: {text.decode(errors='replace')}")
 
 
-async def _worker(session: aiohttp.ClientSession, url: str, bodies: list[bytes], tickets: count,
-                  deadline: float, tally: Tally) -> None:
+async def _worker(
+    session: aiohttp.ClientSession, url: str, bodies: list[bytes], tickets: count, deadline: float, tally: Tally
+) -> None:
     while time.perf_counter() < deadline:
         await _one(session, url, bodies[next(tickets) % len(bodies)], tally)
 
 
-async def _phase(session: aiohttp.ClientSession, url: str, bodies: list[bytes], concurrency: int,
-                 seconds: float) -> tuple[Tally, float]:
+async def _phase(
+    session: aiohttp.ClientSession, url: str, bodies: list[bytes], concurrency: int, seconds: float
+) -> tuple[Tally, float]:
     """Run the workers until `seconds` have passed and the requests in flight have finished."""
     tally, tickets = Tally(), count()
     started = time.perf_counter()
@@ -74,9 +76,16 @@ def _percentile(values: list[float], q: float) -> float | None:
 
 def summarize(tally: Tally, elapsed: float, concurrency: int) -> dict:
     ms = [latency * 1000 for latency in tally.latencies]
-    return {"concurrency": concurrency, "requests": len(ms), "seconds": round(elapsed, 2),
-            "req_s": len(ms) / elapsed, "p50_ms": _percentile(ms, 0.50), "p99_ms": _percentile(ms, 0.99),
-            "errors": tally.errors, "error_samples": tally.samples}
+    return {
+        "concurrency": concurrency,
+        "requests": len(ms),
+        "seconds": round(elapsed, 2),
+        "req_s": len(ms) / elapsed,
+        "p50_ms": _percentile(ms, 0.50),
+        "p99_ms": _percentile(ms, 0.99),
+        "errors": tally.errors,
+        "error_samples": tally.samples,
+    }
 
 
 async def run_load(url: str, bodies: list[dict], concurrency: int, seconds: float, warmup: float) -> dict:

@@ -37,11 +37,33 @@ NAMESPACE = ["unshare", "--net", "--pid", "--fork", "--mount-proc", "sh", "-c", 
 
 def server_command(model: str, mode: str, model_dir: str, port: int) -> list[str]:
     if mode == "tutorial":
-        return [sys.executable, str(BENCH / "tutorial_app.py"), "--model", model, "--model_dir", model_dir,
-                "--port", str(port)]
+        return [
+            sys.executable,
+            str(BENCH / "tutorial_app.py"),
+            "--model",
+            model,
+            "--model_dir",
+            model_dir,
+            "--port",
+            str(port),
+        ]
     extra = {"unbatched": ["--no_batching"], "batched": [], "ray": ["--ray", "--num_cpus", RAY_CPUS]}[mode]
-    return [sys.executable, "-m", f"predictors.{model}", "--model_name", model, "--model_dir", model_dir,
-            "--host", "127.0.0.1", "--http_port", str(port), "--device", "cpu", *extra]
+    return [
+        sys.executable,
+        "-m",
+        f"predictors.{model}",
+        "--model_name",
+        model,
+        "--model_dir",
+        model_dir,
+        "--host",
+        "127.0.0.1",
+        "--http_port",
+        str(port),
+        "--device",
+        "cpu",
+        *extra,
+    ]
 
 
 def server_env() -> dict[str, str]:
@@ -52,8 +74,9 @@ def unavailable(model: str, mode: str, reason: str) -> dict:
     return {"model": model, "mode": mode, "status": f"unavailable: {reason}", "rows": []}
 
 
-def measure_server(model: str, mode: str, model_dir: str, concurrencies: list[int], seconds: float,
-                   warmup: float, log_dir: Path) -> dict:
+def measure_server(
+    model: str, mode: str, model_dir: str, concurrencies: list[int], seconds: float, warmup: float, log_dir: Path
+) -> dict:
     """Rows of load results for one mode; 'unavailable: <reason>' when the server fails."""
     port, log = free_port(), log_dir / f"{model}-{mode}.log"
     base = f"http://127.0.0.1:{port}/v1/models/{model}"
@@ -63,8 +86,7 @@ def measure_server(model: str, mode: str, model_dir: str, concurrencies: list[in
             ready_s = wait_ready(process, base, READY_TIMEOUT_S.get(mode, DEFAULT_READY_TIMEOUT_S), log)
             result["startup_s"] = round(ready_s, 1)
             for concurrency in concurrencies:
-                result["rows"].append(measure(f"{base}:predict", workload.bodies(model), concurrency,
-                                              seconds, warmup))
+                result["rows"].append(measure(f"{base}:predict", workload.bodies(model), concurrency, seconds, warmup))
                 if process.poll() is not None:
                     raise ServerFailed(f"exited with code {process.returncode} under load: {log_tail(log)}")
             if model in PAIRED_MODELS and 1 in concurrencies:
@@ -76,11 +98,27 @@ def measure_server(model: str, mode: str, model_dir: str, concurrencies: list[in
 
 def paired_lone(model: str, model_dir: str, url: str, seconds: float) -> dict:
     """rawforward.py --paired against the running server: lone-request cost vs a raw forward, in pairs."""
-    command = [sys.executable, str(BENCH / "rawforward.py"), "--model", model, "--model_dir", model_dir,
-               "--paired", url, "--seconds", str(seconds)]
+    command = [
+        sys.executable,
+        str(BENCH / "rawforward.py"),
+        "--model",
+        model,
+        "--model_dir",
+        model_dir,
+        "--paired",
+        url,
+        "--seconds",
+        str(seconds),
+    ]
     try:
-        done = subprocess.run(command, cwd=ROOT, env=server_env(), capture_output=True, text=True,  # noqa: S603
-                              timeout=PAIRED_TIMEOUT_S)
+        done = subprocess.run(  # noqa: S603
+            command,
+            cwd=ROOT,
+            env=server_env(),
+            capture_output=True,
+            text=True,
+            timeout=PAIRED_TIMEOUT_S,
+        )
     except subprocess.TimeoutExpired:
         return {"status": f"unavailable: no result within {PAIRED_TIMEOUT_S} s"}
     if done.returncode != 0:
@@ -96,19 +134,42 @@ def namespace_problem() -> str | None:
     return None if probe.returncode == 0 else f"unshare failed: {probe.stderr.strip()[-200:]}"
 
 
-def measure_isolated(model: str, mode: str, model_dir: str, concurrencies: list[int], seconds: float,
-                     warmup: float, log_dir: Path) -> dict:
+def measure_isolated(
+    model: str, mode: str, model_dir: str, concurrencies: list[int], seconds: float, warmup: float, log_dir: Path
+) -> dict:
     """measure_server run by this file as a program inside fresh network and PID namespaces."""
     problem = namespace_problem()
     if problem:
         return unavailable(model, mode, problem)
     out = log_dir / f"{model}-{mode}.json"
     out.unlink(missing_ok=True)
-    command = [*NAMESPACE, sys.executable, __file__, "--model", model, "--mode", mode, "--model_dir", model_dir,
-               "--concurrency", ",".join(map(str, concurrencies)), "--seconds", str(seconds),
-               "--warmup", str(warmup), "--log_dir", str(log_dir), "--out", str(out)]
-    budget = (READY_TIMEOUT_S.get(mode, DEFAULT_READY_TIMEOUT_S) + STOP_GRACE_S
-              + len(concurrencies) * (seconds + warmup + 2 * REQUEST_TIMEOUT_S) + PAIRED_TIMEOUT_S)
+    command = [
+        *NAMESPACE,
+        sys.executable,
+        __file__,
+        "--model",
+        model,
+        "--mode",
+        mode,
+        "--model_dir",
+        model_dir,
+        "--concurrency",
+        ",".join(map(str, concurrencies)),
+        "--seconds",
+        str(seconds),
+        "--warmup",
+        str(warmup),
+        "--log_dir",
+        str(log_dir),
+        "--out",
+        str(out),
+    ]
+    budget = (
+        READY_TIMEOUT_S.get(mode, DEFAULT_READY_TIMEOUT_S)
+        + STOP_GRACE_S
+        + len(concurrencies) * (seconds + warmup + 2 * REQUEST_TIMEOUT_S)
+        + PAIRED_TIMEOUT_S
+    )
     log = log_dir / f"{model}-{mode}-namespace.log"
     with running(command, log, ROOT, server_env()) as process:
         try:
@@ -120,8 +181,9 @@ def measure_isolated(model: str, mode: str, model_dir: str, concurrencies: list[
     return json.loads(out.read_text())
 
 
-def measure_mode(model: str, mode: str, model_dir: str, concurrencies: list[int], seconds: float,
-                 warmup: float, log_dir: Path) -> dict:
+def measure_mode(
+    model: str, mode: str, model_dir: str, concurrencies: list[int], seconds: float, warmup: float, log_dir: Path
+) -> dict:
     measure_one = measure_isolated if mode == "ray" else measure_server
     return measure_one(model, mode, model_dir, concurrencies, seconds, warmup, log_dir)
 
@@ -143,8 +205,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     concurrencies = [int(c) for c in args.concurrency.split(",")]
-    result = measure_server(args.model, args.mode, args.model_dir, concurrencies, args.seconds, args.warmup,
-                            args.log_dir)
+    result = measure_server(
+        args.model, args.mode, args.model_dir, concurrencies, args.seconds, args.warmup, args.log_dir
+    )
     args.out.write_text(json.dumps(result))
     return 0
 

@@ -46,8 +46,12 @@ def time_calls(call: Callable[[int], object], batch: int, seconds: float) -> dic
         call(len(latencies))
         latencies.append(time.perf_counter() - begin)
     elapsed = time.perf_counter() - started
-    return {"batch": batch, "calls": len(latencies), "items_per_s": batch * len(latencies) / elapsed,
-            "p50_ms": statistics.median(latencies) * 1000}
+    return {
+        "batch": batch,
+        "calls": len(latencies),
+        "items_per_s": batch * len(latencies) / elapsed,
+        "p50_ms": statistics.median(latencies) * 1000,
+    }
 
 
 def chunk(items: list, size: int, index: int) -> list:
@@ -117,9 +121,12 @@ def paired(model_dir: str, url: str, seconds: float) -> dict:
         raw.append(timed(lambda t=text: model.extract([t])))
         server.append(timed(lambda t=text: request(t)))
     raw, server = raw[WARMUP_CALLS:] or raw, server[WARMUP_CALLS:] or server
-    return {"pairs": len(raw), "raw_p50_ms": statistics.median(raw) * 1000,
-            "server_p50_ms": statistics.median(server) * 1000,
-            "ratio": statistics.median(s / r for s, r in zip(server, raw, strict=True))}
+    return {
+        "pairs": len(raw),
+        "raw_p50_ms": statistics.median(raw) * 1000,
+        "server_p50_ms": statistics.median(server) * 1000,
+        "ratio": statistics.median(s / r for s, r in zip(server, raw, strict=True)),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -127,8 +134,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", choices=("extractor", "chatbot"), required=True)
     parser.add_argument("--model_dir", required=True)
     parser.add_argument("--seconds", type=float, default=4.0, help="Timed seconds per batch size")
-    parser.add_argument("--paired", metavar="URL", help="Time lone requests to this :predict URL in pairs "
-                        "with raw forwards (extractor)")
+    parser.add_argument(
+        "--paired", metavar="URL", help="Time lone requests to this :predict URL in pairs with raw forwards (extractor)"
+    )
     args = parser.parse_args(argv)
     if args.paired:
         if args.model != "extractor":

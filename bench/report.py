@@ -33,22 +33,48 @@ def ratios(results: dict) -> dict:
         reference = raw_batch(results, model, RAW_REFERENCE_BATCH[model])
         one = raw_batch(results, model, 1)
         for r in server["rows"]:
-            vs_raw.append({"model": model, "mode": mode, "concurrency": r["concurrency"],
-                           "ratio": _ratio(r["req_s"], reference and reference["items_per_s"])})
+            vs_raw.append(
+                {
+                    "model": model,
+                    "mode": mode,
+                    "concurrency": r["concurrency"],
+                    "ratio": _ratio(r["req_s"], reference and reference["items_per_s"]),
+                }
+            )
             if r["concurrency"] == 1:
                 raw_ms = one and one["p50_ms"]
-                single.append({"model": model, "mode": mode, "p50_ms": r["p50_ms"], "raw_ms": raw_ms,
-                               "ratio": _ratio(r["p50_ms"], raw_ms)})
+                single.append(
+                    {
+                        "model": model,
+                        "mode": mode,
+                        "p50_ms": r["p50_ms"],
+                        "raw_ms": raw_ms,
+                        "ratio": _ratio(r["p50_ms"], raw_ms),
+                    }
+                )
                 pair = server.get("paired_c1", {})
                 if pair.get("status") == "ok":
-                    paired.append({"model": model, "mode": mode, "p50_ms": pair["server_p50_ms"],
-                                   "raw_ms": pair["raw_p50_ms"], "ratio": pair["ratio"], "pairs": pair["pairs"]})
+                    paired.append(
+                        {
+                            "model": model,
+                            "mode": mode,
+                            "p50_ms": pair["server_p50_ms"],
+                            "raw_ms": pair["raw_p50_ms"],
+                            "ratio": pair["ratio"],
+                            "pairs": pair["pairs"],
+                        }
+                    )
             if mode == "batched":
                 off = row(results, model, "unbatched", r["concurrency"])
-                batched.append({"model": model, "concurrency": r["concurrency"],
-                                "ratio": _ratio(r["req_s"], off and off["req_s"])})
-    return {"vs_raw": vs_raw, "batched_vs_unbatched": batched, "p50_c1_vs_raw_single": single,
-            "p50_lone_paired": paired}
+                batched.append(
+                    {"model": model, "concurrency": r["concurrency"], "ratio": _ratio(r["req_s"], off and off["req_s"])}
+                )
+    return {
+        "vs_raw": vs_raw,
+        "batched_vs_unbatched": batched,
+        "p50_c1_vs_raw_single": single,
+        "p50_lone_paired": paired,
+    }
 
 
 def _find(entries: list[dict], **match) -> float | None:
@@ -59,22 +85,48 @@ def targets(results: dict) -> list[dict]:
     """The issue's targets, each PASS, MISS or n/a (not measured); reported, never asserted."""
     r = results["ratios"]
     checks = [
-        ("extractor batched c=32 >= 0.60 x raw batch-32", _find(r["vs_raw"], model="extractor", mode="batched",
-                                                                concurrency=32), 0.60, ">="),
-        ("extractor batched >= 1.8 x unbatched at c=32", _find(r["batched_vs_unbatched"], model="extractor",
-                                                               concurrency=32), 1.8, ">="),
-        ("extractor batched p50 at c=1 within 15% of raw single", _find(r["p50_c1_vs_raw_single"],
-                                                                        model="extractor", mode="batched"), 1.15, "<="),
-        ("  the same, paired: lone requests after idle gaps", _find(r.get("p50_lone_paired", []),
-                                                                   model="extractor", mode="batched"), 1.15, "<="),
-        ("chatbot batched >= 2 x unbatched at c=8", _find(r["batched_vs_unbatched"], model="chatbot",
-                                                          concurrency=8), 2.0, ">="),
+        (
+            "extractor batched c=32 >= 0.60 x raw batch-32",
+            _find(r["vs_raw"], model="extractor", mode="batched", concurrency=32),
+            0.60,
+            ">=",
+        ),
+        (
+            "extractor batched >= 1.8 x unbatched at c=32",
+            _find(r["batched_vs_unbatched"], model="extractor", concurrency=32),
+            1.8,
+            ">=",
+        ),
+        (
+            "extractor batched p50 at c=1 within 15% of raw single",
+            _find(r["p50_c1_vs_raw_single"], model="extractor", mode="batched"),
+            1.15,
+            "<=",
+        ),
+        (
+            "  the same, paired: lone requests after idle gaps",
+            _find(r.get("p50_lone_paired", []), model="extractor", mode="batched"),
+            1.15,
+            "<=",
+        ),
+        (
+            "chatbot batched >= 2 x unbatched at c=8",
+            _find(r["batched_vs_unbatched"], model="chatbot", concurrency=8),
+            2.0,
+            ">=",
+        ),
     ]
     result = []
     for name, value, bound, op in checks:
         met = value is not None and (value >= bound if op == ">=" else value <= bound)
-        result.append({"target": name, "value": value, "bound": bound,
-                       "status": "n/a" if value is None else ("PASS" if met else "MISS")})
+        result.append(
+            {
+                "target": name,
+                "value": value,
+                "bound": bound,
+                "status": "n/a" if value is None else ("PASS" if met else "MISS"),
+            }
+        )
     return result
 
 
@@ -91,20 +143,41 @@ def _table(headers: list[str], lines: list[list[str]]) -> str:
 def text(results: dict) -> str:
     """Everything the run prints at the end, as one string."""
     m = results["machine"]
-    parts = [*_busy_warning(m),
-             f"machine: {m['cpu']} | {m['cores']} cores | torch {m['torch']} | python {m['python']} | "
-             f"CPU busy before the run {m['cpu_busy_before']:.0%}",
-             f"timestamp: {results['timestamp']}   wall: {_num(results.get('wall_s'))} s   "
-             f"settings: {results['settings']}", "", "raw in-process forward:"]
-    raw_lines = [[model, f"batch {b['batch']}", _num(b["items_per_s"]), _num(b["p50_ms"]),
-                  _num(b.get("mean_reply_tokens"))]
-                 for model, raw in results["raw"].items() for b in raw.get("batches", [])]
+    parts = [
+        *_busy_warning(m),
+        f"machine: {m['cpu']} | {m['cores']} cores | torch {m['torch']} | python {m['python']} | "
+        f"CPU busy before the run {m['cpu_busy_before']:.0%}",
+        f"timestamp: {results['timestamp']}   wall: {_num(results.get('wall_s'))} s   settings: {results['settings']}",
+        "",
+        "raw in-process forward:",
+    ]
+    raw_lines = [
+        [model, f"batch {b['batch']}", _num(b["items_per_s"]), _num(b["p50_ms"]), _num(b.get("mean_reply_tokens"))]
+        for model, raw in results["raw"].items()
+        for b in raw.get("batches", [])
+    ]
     parts += [_table(["model", "batch", "items/s", "p50 ms/call", "reply tokens"], raw_lines)]
     parts += [f"{model} raw: {raw['status']}" for model, raw in results["raw"].items() if raw["status"] != "ok"]
-    parts += ["", "servers (1 instance per request):", _table(
-        ["model", "mode", "conc", "req/s", "p50 ms", "p99 ms", "errors"],
-        [[s["model"], s["mode"], str(r["concurrency"]), _num(r["req_s"]), _num(r["p50_ms"]), _num(r["p99_ms"]),
-          str(r["errors"])] for s in results["servers"] for r in s["rows"]])]
+    parts += [
+        "",
+        "servers (1 instance per request):",
+        _table(
+            ["model", "mode", "conc", "req/s", "p50 ms", "p99 ms", "errors"],
+            [
+                [
+                    s["model"],
+                    s["mode"],
+                    str(r["concurrency"]),
+                    _num(r["req_s"]),
+                    _num(r["p50_ms"]),
+                    _num(r["p99_ms"]),
+                    str(r["errors"]),
+                ]
+                for s in results["servers"]
+                for r in s["rows"]
+            ],
+        ),
+    ]
     parts += [f"{s['model']} {s['mode']}: {s['status']}" for s in results["servers"] if s["status"] != "ok"]
     parts += ["", *_ratio_lines(results["ratios"]), "", "targets (reported, not asserted):"]
     parts += [f"  {t['status']:<4}  {t['target']}  (measured {_num(t['value'], 2)})" for t in results["targets"]]
@@ -114,8 +187,10 @@ def text(results: dict) -> str:
 def _busy_warning(machine: dict) -> list[str]:
     if machine["cpu_busy_before"] <= BUSY_FRACTION:
         return []
-    return [f"WARNING: the CPU was {machine['cpu_busy_before']:.0%} busy before the run: another job shares the "
-            "cores, so every number below may be low and noisy"]
+    return [
+        f"WARNING: the CPU was {machine['cpu_busy_before']:.0%} busy before the run: another job shares the "
+        "cores, so every number below may be low and noisy"
+    ]
 
 
 def _ratio_lines(r: dict) -> list[str]:
@@ -124,12 +199,19 @@ def _ratio_lines(r: dict) -> list[str]:
     lines += ["batched / unbatched throughput:"]
     lines += [f"  {e['model']:<9} c={e['concurrency']:<3} {_num(e['ratio'], 2)}" for e in r["batched_vs_unbatched"]]
     lines += ["p50 at c=1 / raw single-forward p50 (closed loop, back to back; raw measured before the servers):"]
-    lines += [f"  {e['model']:<9} {e['mode']:<9} {_num(e['ratio'], 2)}  ({_num(e['p50_ms'])} ms vs "
-              f"{_num(e['raw_ms'])} ms)" for e in r["p50_c1_vs_raw_single"]]
-    lines += ["lone request / raw forward, paired (alternating with a pause, so both see the same moment of the "
-              "machine; the server's threads start each request idle): median of per-pair ratios"]
-    lines += [f"  {e['model']:<9} {e['mode']:<9} {_num(e['ratio'], 2)}  ({_num(e['p50_ms'])} ms vs "
-              f"{_num(e['raw_ms'])} ms, {e['pairs']} pairs)" for e in r.get("p50_lone_paired", [])]
+    lines += [
+        f"  {e['model']:<9} {e['mode']:<9} {_num(e['ratio'], 2)}  ({_num(e['p50_ms'])} ms vs {_num(e['raw_ms'])} ms)"
+        for e in r["p50_c1_vs_raw_single"]
+    ]
+    lines += [
+        "lone request / raw forward, paired (alternating with a pause, so both see the same moment of the "
+        "machine; the server's threads start each request idle): median of per-pair ratios"
+    ]
+    lines += [
+        f"  {e['model']:<9} {e['mode']:<9} {_num(e['ratio'], 2)}  ({_num(e['p50_ms'])} ms vs "
+        f"{_num(e['raw_ms'])} ms, {e['pairs']} pairs)"
+        for e in r.get("p50_lone_paired", [])
+    ]
     return lines
 
 

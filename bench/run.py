@@ -58,19 +58,39 @@ def cpu_busy(seconds: float = 2.0) -> float:
 
 
 def machine() -> dict:
-    return {"cpu": cpu_model(), "cores": os.cpu_count(), "python": platform.python_version(),
-            "torch": package_version("torch"), "transformers": package_version("transformers"),
-            "kserve": package_version("kserve"), "ray": package_version("ray"),
-            "cpu_busy_before": round(cpu_busy(), 3)}
+    return {
+        "cpu": cpu_model(),
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "torch": package_version("torch"),
+        "transformers": package_version("transformers"),
+        "kserve": package_version("kserve"),
+        "ray": package_version("ray"),
+        "cpu_busy_before": round(cpu_busy(), 3),
+    }
 
 
 def raw_forward(model: str, seconds: float) -> dict:
     """The in-process measurements, from rawforward.py in a process of its own."""
-    command = [sys.executable, str(BENCH / "rawforward.py"), "--model", model, "--model_dir",
-               str(MODEL_DIRS[model]), "--seconds", str(seconds)]
+    command = [
+        sys.executable,
+        str(BENCH / "rawforward.py"),
+        "--model",
+        model,
+        "--model_dir",
+        str(MODEL_DIRS[model]),
+        "--seconds",
+        str(seconds),
+    ]
     try:
-        done = subprocess.run(command, cwd=ROOT, env=server_env(), capture_output=True, text=True,  # noqa: S603
-                              timeout=RAW_TIMEOUT_S)
+        done = subprocess.run(  # noqa: S603
+            command,
+            cwd=ROOT,
+            env=server_env(),
+            capture_output=True,
+            text=True,
+            timeout=RAW_TIMEOUT_S,
+        )
     except subprocess.TimeoutExpired:
         return {"status": f"unavailable: no result within {RAW_TIMEOUT_S} s", "batches": []}
     if done.returncode != 0:
@@ -82,25 +102,38 @@ def settings(args: argparse.Namespace) -> dict:
     chosen = [int(c) for c in args.concurrency.split(",")] if args.concurrency else None
     full, quick = (8.0, 2.0, 4.0), (2.0, 0.5, 1.5)  # measured s per concurrency, warm-up s, raw s per batch size
     seconds, warmup, raw_seconds = quick if args.quick else full
-    return {"quick": args.quick, "modes": args.modes.split(","), "seconds": args.seconds or seconds,
-            "warmup": warmup, "raw_seconds": raw_seconds,
-            "concurrency": {m: chosen or CONCURRENCY[m][args.quick] for m in args.models.split(",")}}
+    return {
+        "quick": args.quick,
+        "modes": args.modes.split(","),
+        "seconds": args.seconds or seconds,
+        "warmup": warmup,
+        "raw_seconds": raw_seconds,
+        "concurrency": {m: chosen or CONCURRENCY[m][args.quick] for m in args.models.split(",")},
+    }
 
 
 def benchmark(plan: dict, log_dir: Path) -> dict:
-    results = {"machine": machine(), "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
-               "settings": plan, "raw": {}, "servers": []}
+    results = {
+        "machine": machine(),
+        "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
+        "settings": plan,
+        "raw": {},
+        "servers": [],
+    }
     progress(f"CPU busy before the run: {results['machine']['cpu_busy_before']:.0%} (other jobs skew the numbers)")
     for model, concurrencies in plan["concurrency"].items():
         progress(f"{model}: raw in-process forward")
         results["raw"][model] = raw_forward(model, plan["raw_seconds"])
         for mode in plan["modes"]:
             progress(f"{model}: {mode} at concurrency {concurrencies}")
-            server = measure_mode(model, mode, str(MODEL_DIRS[model]), concurrencies, plan["seconds"],
-                                  plan["warmup"], log_dir)
+            server = measure_mode(
+                model, mode, str(MODEL_DIRS[model]), concurrencies, plan["seconds"], plan["warmup"], log_dir
+            )
             results["servers"].append(server)
-            progress(f"  -> {server['status']}" + "".join(f"  c={r['concurrency']}: {r['req_s']:.1f} req/s"
-                                                           for r in server["rows"]))
+            progress(
+                f"  -> {server['status']}"
+                + "".join(f"  c={r['concurrency']}: {r['req_s']:.1f} req/s" for r in server["rows"])
+            )
     return results
 
 
@@ -143,8 +176,10 @@ def main(argv: list[str] | None = None) -> int:
     args.out_dir.mkdir(parents=True, exist_ok=True)
     (args.out_dir / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     report.plot(results, args.out_dir / "throughput.png")
-    print(f"\nwrote {args.out_dir / 'results.json'} and {args.out_dir / 'throughput.png'} (server logs in "
-          f"{args.out_dir / 'logs'})")
+    print(
+        f"\nwrote {args.out_dir / 'results.json'} and {args.out_dir / 'throughput.png'} (server logs in "
+        f"{args.out_dir / 'logs'})"
+    )
     return 0
 
 

@@ -30,8 +30,17 @@ def extractor(model_dir: str) -> Callable[[dict], dict]:
 
     def predict(instance: dict) -> dict:
         text = instance["text"]
-        return {"courses": [{"text": text[e["start"]:e["end"]], "start": int(e["start"]), "end": int(e["end"]),
-                             "score": round(float(e["score"]), 4)} for e in ner(text)]}
+        return {
+            "courses": [
+                {
+                    "text": text[e["start"] : e["end"]],
+                    "start": int(e["start"]),
+                    "end": int(e["end"]),
+                    "score": round(float(e["score"]), 4),
+                }
+                for e in ner(text)
+            ]
+        }
 
     return predict
 
@@ -44,11 +53,15 @@ def chatbot(model_dir: str) -> Callable[[dict], dict]:
         prompt = tokenizer.encode(instance["message"] + tokenizer.eos_token, return_tensors="pt")
         with torch.inference_mode():
             output = model.generate(
-                prompt, attention_mask=torch.ones_like(prompt),
+                prompt,
+                attention_mask=torch.ones_like(prompt),
                 max_new_tokens=instance.get("max_new_tokens", 40),
                 min_new_tokens=1,  # the predictor's settings, so both do the same work
-                do_sample=False, pad_token_id=tokenizer.eos_token_id, eos_token_id=tokenizer.eos_token_id)
-        reply = tokenizer.decode(output[0, prompt.shape[1]:], skip_special_tokens=True).strip()
+                do_sample=False,
+                pad_token_id=tokenizer.eos_token_id,
+                eos_token_id=tokenizer.eos_token_id,
+            )
+        reply = tokenizer.decode(output[0, prompt.shape[1] :], skip_special_tokens=True).strip()
         return {"response": reply}
 
     return predict
@@ -76,8 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     load = extractor if args.model == "extractor" else chatbot
-    uvicorn.run(build_app(args.model, load(args.model_dir)), host="127.0.0.1", port=args.port,
-                log_level="warning")
+    uvicorn.run(build_app(args.model, load(args.model_dir)), host="127.0.0.1", port=args.port, log_level="warning")
     return 0
 
 

@@ -9,10 +9,22 @@ SENTENCE_WORDS = 32
 CHAT_MAX_NEW_TOKENS = 20
 
 COURSES = (
-    "Linear Algebra", "Organic Chemistry", "Introduction to Computer Science", "Operating Systems",
-    "Machine Learning", "Microeconomics", "Calculus II", "Data Structures and Algorithms",
-    "Modern European History", "Cell Biology", "Quantum Mechanics", "Creative Writing",
-    "Probability and Statistics", "Database Systems", "Introduction to Psychology", "Thermodynamics",
+    "Linear Algebra",
+    "Organic Chemistry",
+    "Introduction to Computer Science",
+    "Operating Systems",
+    "Machine Learning",
+    "Microeconomics",
+    "Calculus II",
+    "Data Structures and Algorithms",
+    "Modern European History",
+    "Cell Biology",
+    "Quantum Mechanics",
+    "Creative Writing",
+    "Probability and Statistics",
+    "Database Systems",
+    "Introduction to Psychology",
+    "Thermodynamics",
 )
 OPENINGS = (
     "Last semester my roommate and I both signed up for {course} because",
@@ -29,10 +41,24 @@ CLAUSES = (
     "the midterm covered far more material than anyone expected",
     "several friends said it changed how they think about their major",
 )
-MESSAGES = ("hi", "how are you?", "what is your name?", "tell me a joke", "do you like music?",
-            "what are you doing today?", "good morning", "where do you live?", "i am bored",
-            "what is your favorite food?", "can you help me?", "thank you", "see you later",
-            "do you like movies?", "what time is it?", "that is funny")
+MESSAGES = (
+    "hi",
+    "how are you?",
+    "what is your name?",
+    "tell me a joke",
+    "do you like music?",
+    "what are you doing today?",
+    "good morning",
+    "where do you live?",
+    "i am bored",
+    "what is your favorite food?",
+    "can you help me?",
+    "thank you",
+    "see you later",
+    "do you like movies?",
+    "what time is it?",
+    "that is funny",
+)
 
 
 def sentences(count: int = 64, seed: int = SEED) -> list[str]:

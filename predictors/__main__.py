@@ -32,8 +32,9 @@ def build(args):
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser(__doc__.splitlines()[0], model_name="")
-    parser.add_argument("--models", type=Path, default=Path("models"),
-                        help="Directory holding extractor/ and chatbot/ model dirs")
+    parser.add_argument(
+        "--models", type=Path, default=Path("models"), help="Directory holding extractor/ and chatbot/ model dirs"
+    )
     parser.add_argument("--frontend", type=Path, default=FRONTEND, help="Directory of the UI's static files")
     parser.add_argument("--no-ui", action="store_true", help="Serve the models only")
     return run_predictor(parser, build, argv, hint=" (run `make models`)")

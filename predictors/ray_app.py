@@ -50,12 +50,12 @@ class ServeBatcher:
     """Ray Serve's `@serve.batch` as a runtime batcher (`submit(items)`): the forward runs on
     the replica's inference thread with whatever Serve has gathered."""
 
-    def __init__(self, forward: Callable[[list], Sequence], executor: Executor, *,
-                 max_batch_size: int, max_latency_ms: float) -> None:
+    def __init__(
+        self, forward: Callable[[list], Sequence], executor: Executor, *, max_batch_size: int, max_latency_ms: float
+    ) -> None:
         self.forward = forward
         self.executor = executor
-        self._one = serve.batch(max_batch_size=max_batch_size,
-                                batch_wait_timeout_s=max_latency_ms / 1000)(self._many)
+        self._one = serve.batch(max_batch_size=max_batch_size, batch_wait_timeout_s=max_latency_ms / 1000)(self._many)
 
     async def _many(self, items: list) -> list:
         return list(await asyncio.get_running_loop().run_in_executor(self.executor, self.forward, items))
@@ -75,14 +75,23 @@ def serve_batcher(max_batch_size: int, max_latency_ms: float) -> Callable[[Calla
 class PredictorDeployment:
     """One replica: a predictor (CourseExtractor or Chatbot) loaded once, batched by Ray."""
 
-    def __init__(self, kind: str, name: str, model_dir: str, max_batch_size: int = 64,
-                 max_batch_latency_ms: float = 5.0, options: dict | None = None) -> None:
+    def __init__(
+        self,
+        kind: str,
+        name: str,
+        model_dir: str,
+        max_batch_size: int = 64,
+        max_batch_latency_ms: float = 5.0,
+        options: dict | None = None,
+    ) -> None:
         # Serve bounds the replica's queue (max_queued_requests) and the caller keeps the deadline
         # (ServeModel here, Serve's proxy under `serve run`): no admission of its own.
-        runtime = RuntimeOptions(batcher=serve_batcher(max_batch_size, max_batch_latency_ms),
-                                 max_queue=None, request_timeout_s=None)
-        self.model = _model_class(kind)(name, model_dir, max_batch_size=max_batch_size, runtime=runtime,
-                                        **(options or {}))
+        runtime = RuntimeOptions(
+            batcher=serve_batcher(max_batch_size, max_batch_latency_ms), max_queue=None, request_timeout_s=None
+        )
+        self.model = _model_class(kind)(
+            name, model_dir, max_batch_size=max_batch_size, runtime=runtime, **(options or {})
+        )
         self.model.load()
 
     def load(self) -> bool:  # RayModel.load() calls this: the replica loaded in __init__
@@ -127,17 +136,29 @@ def deploy(kind: str, args: argparse.Namespace, options: dict | None = None) -> 
 
     check_model_dir(args.model_dir)  # before minutes of Ray start-up
     atexit.register(shutdown)
-    ray.init(address="local", include_dashboard=False, _node_ip_address="127.0.0.1",
-             log_to_driver=False, configure_logging=False)
+    ray.init(
+        address="local",
+        include_dashboard=False,
+        _node_ip_address="127.0.0.1",
+        log_to_driver=False,
+        configure_logging=False,
+    )
     serve.start(http_options={"location": "NoServer"})
     app = PredictorDeployment.options(
-        name=args.model_name, num_replicas=args.num_replicas,
+        name=args.model_name,
+        num_replicas=args.num_replicas,
         # Serve's default of 5 requests in flight per replica would cap @serve.batch at 5 items.
         max_ongoing_requests=max(args.max_batch_size, 5),
         max_queued_requests=args.max_queue,  # Serve's default is unbounded
         ray_actor_options={"num_cpus": args.num_cpus, "num_gpus": args.num_gpus},
-    ).bind(kind, args.model_name, args.model_dir, args.max_batch_size, args.max_batch_latency_ms,
-           {"device": args.device, **(options or {})})
+    ).bind(
+        kind,
+        args.model_name,
+        args.model_dir,
+        args.max_batch_size,
+        args.max_batch_latency_ms,
+        {"device": args.device, **(options or {})},
+    )
     handle = serve.run(app, name=args.model_name, route_prefix=None)
     return ServeModel(args.model_name, handle, args.model_dir, args.max_queue, args.request_timeout_s)
 
@@ -152,6 +173,11 @@ def shutdown() -> None:
 
 def build_app(args: dict) -> Any:
     """For `serve run` with a config file: `args` holds kind, name, model_dir and optional settings."""
-    return PredictorDeployment.bind(args["kind"], args.get("name", args["kind"]), args["model_dir"],
-                                    int(args.get("max_batch_size", 64)), float(args.get("max_batch_latency_ms", 5)),
-                                    {"device": args.get("device", "auto")})
+    return PredictorDeployment.bind(
+        args["kind"],
+        args.get("name", args["kind"]),
+        args["model_dir"],
+        int(args.get("max_batch_size", 64)),
+        float(args.get("max_batch_latency_ms", 5)),
+        {"device": args.get("device", "auto")},
+    )

@@ -24,7 +24,7 @@ def security_headers(nginx_conf: Path) -> list[tuple[bytes, bytes]]:
     """The `add_header ... always;` lines of the nginx config, as raw ASGI headers."""
     found = _ADD_HEADER.findall(nginx_conf.read_text(encoding="utf-8"))
     if not found:
-        raise ValueError(f"{nginx_conf}: no `add_header NAME \"VALUE\" always;` lines")
+        raise ValueError(f'{nginx_conf}: no `add_header NAME "VALUE" always;` lines')
     return [(name.lower().encode(), value.encode()) for name, value in found]
 
 
@@ -42,8 +42,11 @@ class LikeNginx:
             return
         if scope["path"].startswith(API_PREFIX + "/"):
             raw = scope.get("raw_path")
-            scope = {**scope, "path": scope["path"][len(API_PREFIX):],
-                     "raw_path": raw[len(API_PREFIX):] if raw and raw.startswith(b"/api/") else raw}
+            scope = {
+                **scope,
+                "path": scope["path"][len(API_PREFIX) :],
+                "raw_path": raw[len(API_PREFIX) :] if raw and raw.startswith(b"/api/") else raw,
+            }
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -66,6 +69,7 @@ def ui_router(frontend: Path = FRONTEND) -> APIRouter:
     def serve(path: Path):
         async def endpoint() -> FileResponse:
             return FileResponse(path, headers=no_cache)
+
         return endpoint
 
     router.add_api_route("/", serve(frontend / "index.html"), methods=["GET"], include_in_schema=False)

@@ -88,8 +88,20 @@ def assert_ready_answers_during(predictor: Predictor, send: Callable[[], int]) -
 def start_predictor(module: str, name: str, model_dir: Path, *extra: str) -> Predictor:
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", module, "--model_name", name, "--model_dir", str(model_dir),
-         "--host", "127.0.0.1", "--http_port", str(port), *extra],
+        [
+            sys.executable,
+            "-m",
+            module,
+            "--model_name",
+            name,
+            "--model_dir",
+            str(model_dir),
+            "--host",
+            "127.0.0.1",
+            "--http_port",
+            str(port),
+            *extra,
+        ],
         cwd=ROOT,
         env={**os.environ, "HF_HUB_OFFLINE": "1"},
     )
@@ -143,8 +155,10 @@ def chatbot(chatbot_dir: Path) -> Iterator[Predictor]:
 def stack(extractor_dir: Path, chatbot_dir: Path) -> Iterator[str]:
     """`python -m predictors` (what `make run` starts): both models and the UI on one port."""
     port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "predictors", "--models", str(MODELS),
-                                "--host", "127.0.0.1", "--http_port", str(port)], cwd=ROOT)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "predictors", "--models", str(MODELS), "--host", "127.0.0.1", "--http_port", str(port)],
+        cwd=ROOT,
+    )
     extractor, chatbot = (Predictor(process, f"http://127.0.0.1:{port}", name) for name in ("extractor", "chatbot"))
     try:
         extractor.wait_ready()
@@ -156,8 +170,9 @@ def stack(extractor_dir: Path, chatbot_dir: Path) -> Iterator[str]:
 
 def install_system_deps(*commands: str) -> None:
     """The tests drive Debian's nginx and chromium for real: install them when missing."""
-    result = subprocess.run([str(ROOT / "scripts" / "install-system-deps.sh"), *commands],
-                            capture_output=True, text=True, timeout=900)
+    result = subprocess.run(
+        [str(ROOT / "scripts" / "install-system-deps.sh"), *commands], capture_output=True, text=True, timeout=900
+    )
     if result.returncode != 0:
         pytest.fail(f"could not install {', '.join(commands)}: {result.stderr.strip()}")
 
@@ -168,10 +183,17 @@ def nginx_stack(extractor_dir: Path, chatbot_dir: Path) -> Iterator[str]:
     nginx with frontend/nginx.conf. Yields nginx's URL."""
     install_system_deps("nginx", "envsubst")
     port, chatbot_port, extractor_port = free_port(), free_port(), free_port()
-    env = {**os.environ, "PORT": str(port), "CHATBOT_PORT": str(chatbot_port),
-           "EXTRACTOR_PORT": str(extractor_port), "MODELS": str(MODELS), "PYTHON": sys.executable}
-    process = subprocess.Popen([str(ROOT / "scripts" / "run-nginx.sh")], cwd=ROOT, env=env,
-                               stdout=subprocess.PIPE, text=True)
+    env = {
+        **os.environ,
+        "PORT": str(port),
+        "CHATBOT_PORT": str(chatbot_port),
+        "EXTRACTOR_PORT": str(extractor_port),
+        "MODELS": str(MODELS),
+        "PYTHON": sys.executable,
+    }
+    process = subprocess.Popen(
+        [str(ROOT / "scripts" / "run-nginx.sh")], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         for line in process.stdout:  # the script's ready line comes once both models answer through nginx

@@ -16,18 +16,32 @@ def build(args):
         from predictors import ray_app
 
         return [ray_app.deploy("chatbot", args, {"max_message_chars": args.max_message_chars})], []
-    model = Chatbot(args.model_name, args.model_dir, device=args.device, max_batch_size=args.max_batch_size,
-                    max_message_chars=args.max_message_chars, model_id=args.model_id, runtime=runtime_options(args))
+    model = Chatbot(
+        args.model_name,
+        args.model_dir,
+        device=args.device,
+        max_batch_size=args.max_batch_size,
+        max_message_chars=args.max_message_chars,
+        model_id=args.model_id,
+        runtime=runtime_options(args),
+    )
     return [model], [card_router(model), seed_router(model)]
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser("DialoGPT chatbot (KServe custom predictor)", model_name="chatbot")
-    parser.add_argument("--max_message_chars", type=int, default=DEFAULT_MAX_MESSAGE_CHARS,
-                        help="Longest message (and history turn) accepted")
-    parser.add_argument("--model_id", default=None,
-                        help="The model's hub id (microsoft/DialoGPT-medium), shown to users when the "
-                             "model dir carries no model_card.json")
+    parser.add_argument(
+        "--max_message_chars",
+        type=int,
+        default=DEFAULT_MAX_MESSAGE_CHARS,
+        help="Longest message (and history turn) accepted",
+    )
+    parser.add_argument(
+        "--model_id",
+        default=None,
+        help="The model's hub id (microsoft/DialoGPT-medium), shown to users when the "
+        "model dir carries no model_card.json",
+    )
     add_ray_arguments(parser)
     return run_predictor(parser, build, argv)
 

@@ -20,8 +20,12 @@ def model_card(model_dir: str | Path, model, model_id: str | None = None) -> dic
         card = json.loads(stored.read_text(encoding="utf-8"))
         return {**card, "parameters": int(card.get("parameters") or parameter_count(model))}
     name = model_id or Path(model_dir).resolve().name
-    return {"name": name, "parameters": parameter_count(model), "offline_demo": False,
-            "description": f"{model.config.model_type} model served from {Path(model_dir).name}"}
+    return {
+        "name": name,
+        "parameters": parameter_count(model),
+        "offline_demo": False,
+        "description": f"{model.config.model_type} model served from {Path(model_dir).name}",
+    }
 
 
 def parameter_count(model) -> int:

@@ -63,14 +63,14 @@ class ReplyNoRepeatNGram(LogitsProcessor):
         self.size, self.start = size, start
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
-        reply = input_ids[:, self.start:]
+        reply = input_ids[:, self.start :]
         if self.size < 1 or reply.shape[1] < self.size:
             return scores
         # Every n-gram of the reply so far, as a window; one whose first n-1 tokens equal the last
         # n-1 tokens bans its last token. Tensor ops: a Python loop per row and step cost seconds
         # on a batch of long sampled replies.
         windows = reply.unfold(1, self.size, 1)  # (batch, windows, n)
-        prefix = reply[:, reply.shape[1] - self.size + 1:].unsqueeze(1)  # (batch, 1, n-1)
+        prefix = reply[:, reply.shape[1] - self.size + 1 :].unsqueeze(1)  # (batch, 1, n-1)
         repeats = (windows[:, :, :-1] == prefix).all(dim=-1).to(scores.dtype)  # (batch, windows)
         banned = torch.zeros_like(scores).scatter_reduce_(1, windows[:, :, -1], repeats, reduce="amax")
         return scores.masked_fill(banned > 0, -float("inf"))
@@ -87,7 +87,7 @@ def degenerate(reply: str) -> bool:
 def complete_sentences(reply: str) -> str:
     """A reply cut by the token limit, up to its last sentence end (when it has one)."""
     ends = [m.end() for m in _SENTENCE_END.finditer(reply)]
-    return reply[:ends[-1]] if ends else reply
+    return reply[: ends[-1]] if ends else reply
 
 
 def keep_from(turn_lengths: Sequence[int], budget: int) -> int:
@@ -96,8 +96,10 @@ def keep_from(turn_lengths: Sequence[int], budget: int) -> int:
     The last turn (the user's message) must fit on its own, else PromptTooLong.
     """
     if not turn_lengths or turn_lengths[-1] > budget:
-        raise PromptTooLong(f"the message needs {turn_lengths[-1] if turn_lengths else 0} tokens; "
-                            f"at most {budget} fit with the requested reply length")
+        raise PromptTooLong(
+            f"the message needs {turn_lengths[-1] if turn_lengths else 0} tokens; "
+            f"at most {budget} fit with the requested reply length"
+        )
     total, start = 0, len(turn_lengths)
     for index in range(len(turn_lengths) - 1, -1, -1):
         if total + turn_lengths[index] > budget:
@@ -132,14 +134,18 @@ class DialogueModel:
         return [token for turn in turns[start:] for token in turn]
 
     @torch.inference_mode()
-    def decode(self, prompts: Sequence[list[int]], settings: Settings, beams: int = 1,
-                score: bool = False) -> tuple[list[str], list[float] | None]:
+    def decode(
+        self, prompts: Sequence[list[int]], settings: Settings, beams: int = 1, score: bool = False
+    ) -> tuple[list[str], list[float] | None]:
         """One generate() call, no guard: replies and, with `score`, each reply's mean token
         log-probability."""
         batch = self.tokenizer.pad({"input_ids": list(prompts)}, return_tensors="pt").to(self.device)
         start = batch["input_ids"].shape[1]
-        sampling = {"do_sample": True, "temperature": settings.temperature, "top_p": settings.top_p} \
-            if settings.do_sample and beams == 1 else {"do_sample": False}
+        sampling = (
+            {"do_sample": True, "temperature": settings.temperature, "top_p": settings.top_p}
+            if settings.do_sample and beams == 1
+            else {"do_sample": False}
+        )
         output = self.model.generate(
             **batch,
             max_new_tokens=settings.max_new_tokens,
@@ -162,15 +168,16 @@ class DialogueModel:
             return replies, None
         return replies, self._mean_logprob(batch["input_ids"], batch["attention_mask"], rows, lengths)
 
-    def _mean_logprob(self, prompt: torch.Tensor, mask: torch.Tensor, rows: torch.Tensor,
-                      lengths: Sequence[int]) -> list[float]:
+    def _mean_logprob(
+        self, prompt: torch.Tensor, mask: torch.Tensor, rows: torch.Tensor, lengths: Sequence[int]
+    ) -> list[float]:
         """The model's own mean log-probability of each reply's tokens (up to its EOS) after its
         prompt: one forward pass over the batch, the same for greedy and beam replies."""
         full = torch.cat([prompt, rows], dim=1)
         full_mask = torch.cat([mask, torch.ones_like(rows)], dim=1)
         positions = (full_mask.cumsum(dim=1) - 1).clamp(min=0)  # left padding, as generate() counts
         logits = self.model(input_ids=full, attention_mask=full_mask, position_ids=positions).logits
-        logprobs = torch.log_softmax(logits[:, prompt.shape[1] - 1:-1].float(), dim=-1)
+        logprobs = torch.log_softmax(logits[:, prompt.shape[1] - 1 : -1].float(), dim=-1)
         token = logprobs.gather(-1, rows.unsqueeze(-1)).squeeze(-1)
         steps = torch.arange(rows.shape[1], device=rows.device)[None, :]
         valid = steps < torch.tensor(lengths, device=rows.device)[:, None]

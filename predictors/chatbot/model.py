@@ -35,9 +35,16 @@ class Batch:
 
 
 class Chatbot(Model):
-    def __init__(self, name: str, model_dir: str, device: str = "auto", max_batch_size: int = 64,
-                 max_message_chars: int = DEFAULT_MAX_MESSAGE_CHARS, model_id: str | None = None,
-                 runtime: RuntimeOptions = BATCHED):
+    def __init__(
+        self,
+        name: str,
+        model_dir: str,
+        device: str = "auto",
+        max_batch_size: int = 64,
+        max_message_chars: int = DEFAULT_MAX_MESSAGE_CHARS,
+        model_id: str | None = None,
+        runtime: RuntimeOptions = BATCHED,
+    ):
         super().__init__(name)
         self.model_dir = model_dir
         self.model_id = model_id  # the hub id shown to users when the dir carries no card
@@ -96,13 +103,15 @@ class Chatbot(Model):
         pairs = list(zip(batch.prompts, batch.instances, strict=True))
         return replace(batch, responses=await self.runtime.infer(pairs))
 
-    async def postprocess(self, batch: Batch, headers: dict | None = None,
-                          response_headers: dict | None = None) -> dict | InferResponse:
+    async def postprocess(
+        self, batch: Batch, headers: dict | None = None, response_headers: dict | None = None
+    ) -> dict | InferResponse:
         if batch.v2_request_id is not None:
-            output = InferOutput(name="response", shape=[len(batch.responses)], datatype="BYTES",
-                                 data=batch.responses)
+            output = InferOutput(name="response", shape=[len(batch.responses)], datatype="BYTES", data=batch.responses)
             return InferResponse(response_id=batch.v2_request_id, model_name=self.name, infer_outputs=[output])
-        return {"predictions": [
-            {"response": reply, "history": [*inst.history, inst.message, reply]}
-            for inst, reply in zip(batch.instances, batch.responses, strict=True)
-        ]}
+        return {
+            "predictions": [
+                {"response": reply, "history": [*inst.history, inst.message, reply]}
+                for inst, reply in zip(batch.instances, batch.responses, strict=True)
+            ]
+        }

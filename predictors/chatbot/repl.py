@@ -1,6 +1,6 @@
 """Terminal chat, as the tutorial's `python -m model` offered — no server needed.
 
-    python -m predictors.chatbot.repl --model_dir models/chatbot
+python -m predictors.chatbot.repl --model_dir models/chatbot
 """
 
 from __future__ import annotations

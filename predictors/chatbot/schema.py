@@ -11,8 +11,14 @@ DEFAULTS = Settings()  # the API's defaults are the generation's
 DEFAULT_MAX_MESSAGE_CHARS = 2000
 MAX_HISTORY_TURNS = 200
 
-EXAMPLE_INSTANCE = {"message": "how are you?", "history": ["hi", "hello!"], "max_new_tokens": 40,
-                    "temperature": 0.7, "top_p": 0.9, "do_sample": True}
+EXAMPLE_INSTANCE = {
+    "message": "how are you?",
+    "history": ["hi", "hello!"],
+    "max_new_tokens": 40,
+    "temperature": 0.7,
+    "top_p": 0.9,
+    "do_sample": True,
+}
 
 
 def _limit(info: ValidationInfo) -> int:
@@ -25,16 +31,25 @@ class ChatInstance(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [EXAMPLE_INSTANCE]})
 
     message: StrictStr = Field(description="The user's new message")
-    history: list[StrictStr] = Field(default_factory=list, max_length=MAX_HISTORY_TURNS,
-                                     description="Earlier turns, oldest first, alternating user/bot")
+    history: list[StrictStr] = Field(
+        default_factory=list,
+        max_length=MAX_HISTORY_TURNS,
+        description="Earlier turns, oldest first, alternating user/bot",
+    )
     max_new_tokens: int = Field(DEFAULTS.max_new_tokens, ge=1, le=256, strict=True)
     temperature: float = Field(1.0, gt=0, le=100)
     top_p: float = Field(1.0, gt=0, le=1)
     do_sample: StrictBool = False
-    no_repeat_ngram_size: int = Field(DEFAULTS.no_repeat_ngram_size, ge=0, le=16, strict=True,
-                                      description="No n-gram of this size twice in the reply (0: off)")
-    repetition_penalty: float = Field(DEFAULTS.repetition_penalty, ge=1.0, le=10.0,
-                                      description="transformers' repetition penalty")
+    no_repeat_ngram_size: int = Field(
+        DEFAULTS.no_repeat_ngram_size,
+        ge=0,
+        le=16,
+        strict=True,
+        description="No n-gram of this size twice in the reply (0: off)",
+    )
+    repetition_penalty: float = Field(
+        DEFAULTS.repetition_penalty, ge=1.0, le=10.0, description="transformers' repetition penalty"
+    )
 
     @field_validator("message")
     @classmethod

@@ -44,8 +44,10 @@ class Admission:
         return self.max_queue is not None and self.pending >= self.max_queue
 
     def refusal(self) -> Overloaded:
-        return Overloaded(f"{self.name} is at capacity ({self.pending} requests queued, --max_queue "
-                          f"{self.max_queue}); retry in {RETRY_AFTER_S} s")
+        return Overloaded(
+            f"{self.name} is at capacity ({self.pending} requests queued, --max_queue "
+            f"{self.max_queue}); retry in {RETRY_AFTER_S} s"
+        )
 
     async def __call__(self, work: Coroutine[Any, Any, T]) -> T:
         """`work`'s result, or Overloaded at once, or RequestTimedOut after the deadline."""
@@ -58,8 +60,9 @@ class Admission:
                 return await work
         except TimeoutError:
             if deadline.expired():
-                raise RequestTimedOut(f"{self.name} did not answer within {self.timeout_s:g} s "
-                                      "(--request_timeout_s)") from None
+                raise RequestTimedOut(
+                    f"{self.name} did not answer within {self.timeout_s:g} s (--request_timeout_s)"
+                ) from None
             raise
         finally:
             self.pending -= 1
@@ -105,4 +108,3 @@ class RefuseWhenFull:
                 await _busy(gate.refusal())(scope, receive, send)
                 return
         await self.app(scope, receive, send)
-

@@ -33,8 +33,14 @@ class _Request(Generic[In, Out]):
 
 
 class DynamicBatcher(Generic[In, Out]):
-    def __init__(self, process: Callable[[list[In]], Sequence[Out]], executor: Executor, *,
-                 max_batch_size: int, max_latency_ms: float) -> None:
+    def __init__(
+        self,
+        process: Callable[[list[In]], Sequence[Out]],
+        executor: Executor,
+        *,
+        max_batch_size: int,
+        max_latency_ms: float,
+    ) -> None:
         if max_batch_size < 1 or max_latency_ms < 0:
             raise ValueError("max_batch_size must be ≥ 1 and max_latency_ms ≥ 0")
         self.process = process

@@ -17,7 +17,11 @@ def resolve_device(choice: str) -> tuple[torch.device, torch.dtype]:
 def _no_cuda_reason() -> str:
     # A CPU-only torch (the default image) is a wrong image, not a missing GPU: say which.
     if torch.version.cuda is None:
-        return (f"--device cuda was requested but torch {torch.__version__} is a CPU-only build: "
-                "use a -cuda image (scripts/build-images.sh --cuda)")
-    return (f"--device cuda was requested but no CUDA device is visible "
-            f"(torch {torch.__version__}, CUDA {torch.version.cuda}): is a GPU assigned to this container?")
+        return (
+            f"--device cuda was requested but torch {torch.__version__} is a CPU-only build: "
+            "use a -cuda image (scripts/build-images.sh --cuda)"
+        )
+    return (
+        f"--device cuda was requested but no CUDA device is visible "
+        f"(torch {torch.__version__}, CUDA {torch.version.cuda}): is a GPU assigned to this container?"
+    )

@@ -25,5 +25,4 @@ def _lower_priority(increment: int) -> None:
 
 def inference_executor(name: str, nice: int = DEFAULT_NICE) -> ThreadPoolExecutor:
     """One worker (forwards never run concurrently), `nice` steps below the caller's priority."""
-    return ThreadPoolExecutor(max_workers=1, thread_name_prefix=name, initializer=_lower_priority,
-                              initargs=(nice,))
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix=name, initializer=_lower_priority, initargs=(nice,))

@@ -90,9 +90,20 @@ REFUSED_FLAGS = {
     "enable_predictor_health_check": "a transformer's flag: these are predictors",
 }
 # Honoured as the SDK documents them.
-HONOURED_FLAGS = ("http_port", "model_name", "enable_docs_url", "enable_latency_logging", "configure_logging",
-                  "log_config_file", "access_log_format", "event_loop", "timeout_keep_alive",
-                  "max_asyncio_workers", "ssl_certfile", "ssl_keyfile")
+HONOURED_FLAGS = (
+    "http_port",
+    "model_name",
+    "enable_docs_url",
+    "enable_latency_logging",
+    "configure_logging",
+    "log_config_file",
+    "access_log_format",
+    "event_loop",
+    "timeout_keep_alive",
+    "max_asyncio_workers",
+    "ssl_certfile",
+    "ssl_keyfile",
+)
 
 
 def check_sdk_flags(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
@@ -176,9 +187,15 @@ def _trim_openapi(app: FastAPI) -> None:
     app.openapi = openapi  # FastAPI's documented way to change the generated schema
 
 
-def build_app(models: Sequence[Model], routers: Iterable[APIRouter] = (), *, docs: bool = False,
-              access_log_format: str | None = None, latency_logging: bool = True,
-              extensions: Iterable[Callable[[FastAPI], None]] = ()) -> FastAPI:
+def build_app(
+    models: Sequence[Model],
+    routers: Iterable[APIRouter] = (),
+    *,
+    docs: bool = False,
+    access_log_format: str | None = None,
+    latency_logging: bool = True,
+    extensions: Iterable[Callable[[FastAPI], None]] = (),
+) -> FastAPI:
     """The REST app serving `models` (loaded or not: readiness says which) with the V1 and V2
     protocols, /metrics, `routers` (before the SDK's routes, so one can answer an SDK path) and
     `extensions` (called last: their middleware is outermost)."""
@@ -270,19 +287,33 @@ def _exit_cleanly(signum: int, frame: object) -> None:
     raise SystemExit(0)
 
 
-def serve(models: Sequence[Model], args: argparse.Namespace, routers: Iterable[APIRouter] = (),
-          extensions: Iterable[Callable[[FastAPI], None]] = ()) -> int:
+def serve(
+    models: Sequence[Model],
+    args: argparse.Namespace,
+    routers: Iterable[APIRouter] = (),
+    extensions: Iterable[Callable[[FastAPI], None]] = (),
+) -> int:
     """Serve `models` (not yet loaded) until SIGINT/SIGTERM; returns the process exit code."""
     if args.configure_logging:
         configure_logging(args.log_config_file)
-    app = build_app(models, routers, docs=args.enable_docs_url, access_log_format=args.access_log_format,
-                    latency_logging=args.enable_latency_logging, extensions=extensions)
+    app = build_app(
+        models,
+        routers,
+        docs=args.enable_docs_url,
+        access_log_format=args.access_log_format,
+        latency_logging=args.enable_latency_logging,
+        extensions=extensions,
+    )
     config = uvicorn.Config(
-        app, host=args.host, port=args.http_port,
+        app,
+        host=args.host,
+        port=args.http_port,
         log_config=None,  # logging is configured above, as the SDK does
         timeout_graceful_shutdown=getattr(args, "grace_period_s", 30),
-        timeout_keep_alive=args.timeout_keep_alive, loop=args.event_loop,
-        ssl_certfile=args.ssl_certfile, ssl_keyfile=args.ssl_keyfile,
+        timeout_keep_alive=args.timeout_keep_alive,
+        loop=args.event_loop,
+        ssl_certfile=args.ssl_certfile,
+        ssl_keyfile=args.ssl_keyfile,
     )
     server = uvicorn.Server(config)
     _unready_on_exit(server, models)
@@ -313,8 +344,12 @@ def serve(models: Sequence[Model], args: argparse.Namespace, routers: Iterable[A
 Built = tuple[list[Model], list[APIRouter]] | tuple[list[Model], list[APIRouter], list[Callable[[FastAPI], None]]]
 
 
-def run_predictor(parser: argparse.ArgumentParser, build: Callable[[argparse.Namespace], Built],
-                  argv: list[str] | None = None, hint: str = "") -> int:
+def run_predictor(
+    parser: argparse.ArgumentParser,
+    build: Callable[[argparse.Namespace], Built],
+    argv: list[str] | None = None,
+    hint: str = "",
+) -> int:
     """Parse (refusing SDK flags we do not serve), build, check every model's dir (fail fast,
     before the port opens), serve."""
     args = parser.parse_args(argv)

@@ -27,8 +27,7 @@ def check_model_dir(path: str | Path) -> Path:
     except (OSError, ValueError) as exc:
         raise ModelDirError(f"model dir {directory}: config.json is unreadable ({exc})") from None
     if not any(directory.glob("*.safetensors")):
-        pickles = sorted(p.name for p in directory.glob("*.bin")) + sorted(
-            p.name for p in directory.glob("*.pt*"))
+        pickles = sorted(p.name for p in directory.glob("*.bin")) + sorted(p.name for p in directory.glob("*.pt*"))
         reason = f"only pickle weights ({', '.join(pickles)})" if pickles else "no weights"
         raise ModelDirError(f"model dir {directory} has {reason}; safetensors are required")
     unreadable = sorted(p.name for p in directory.iterdir() if p.is_file() and not os.access(p, os.R_OK))

@@ -51,8 +51,9 @@ class RuntimeOptions:
 
 
 class Runtime(Generic[In, Out]):
-    def __init__(self, name: str, forward: Callable[[list[In]], Sequence[Out]],
-                 options: RuntimeOptions = RuntimeOptions()) -> None:
+    def __init__(
+        self, name: str, forward: Callable[[list[In]], Sequence[Out]], options: RuntimeOptions = RuntimeOptions()
+    ) -> None:
         self.name = name
         self.forward = forward
         # One inference thread: forwards never block the event loop and never run concurrently;

@@ -16,15 +16,22 @@ def build(args):
         from predictors import ray_app
 
         return [ray_app.deploy("extractor", args, {"max_text_chars": args.max_text_chars})], []
-    model = CourseExtractor(args.model_name, args.model_dir, device=args.device, max_batch_size=args.max_batch_size,
-                            max_text_chars=args.max_text_chars, runtime=runtime_options(args))
+    model = CourseExtractor(
+        args.model_name,
+        args.model_dir,
+        device=args.device,
+        max_batch_size=args.max_batch_size,
+        max_text_chars=args.max_text_chars,
+        runtime=runtime_options(args),
+    )
     return [model], [seed_router(model)]
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser("Course-name extractor (KServe custom predictor)", model_name="extractor")
-    parser.add_argument("--max_text_chars", type=int, default=DEFAULT_MAX_TEXT_CHARS,
-                        help="Longest text accepted per instance")
+    parser.add_argument(
+        "--max_text_chars", type=int, default=DEFAULT_MAX_TEXT_CHARS, help="Longest text accepted per instance"
+    )
     add_ray_arguments(parser)
     return run_predictor(parser, build, argv)
 

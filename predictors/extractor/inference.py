@@ -38,22 +38,30 @@ class CourseTaggingPipeline(TokenClassificationPipeline):
         continues a name") is read as I-, so the title comes back whole, not as two fragments.
         """
         for i in range(1, len(entities) - 1):
-            if (entities[i]["entity"] == "O" and entities[i - 1]["entity"] != "O"
-                    and entities[i + 1]["entity"].startswith("I-")):
+            if (
+                entities[i]["entity"] == "O"
+                and entities[i - 1]["entity"] != "O"
+                and entities[i + 1]["entity"].startswith("I-")
+            ):
                 entities[i] = {**entities[i], "entity": entities[i + 1]["entity"]}
         return super().group_entities(entities)
 
 
 def build_pipeline(model, tokenizer, device=None) -> CourseTaggingPipeline:
     return pipeline(
-        "token-classification", model=model, tokenizer=tokenizer, device=device,
+        "token-classification",
+        model=model,
+        tokenizer=tokenizer,
+        device=device,
         aggregation_strategy="first",  # a word takes its first sub-token's label, as trained
-        stride=STRIDE, pipeline_class=CourseTaggingPipeline,
+        stride=STRIDE,
+        pipeline_class=CourseTaggingPipeline,
     )
 
 
-def extract(tagger: TokenClassificationPipeline, texts: list[str],
-            threshold: float | None = None) -> list[list[CourseSpan]]:
+def extract(
+    tagger: TokenClassificationPipeline, texts: list[str], threshold: float | None = None
+) -> list[list[CourseSpan]]:
     """Course spans of each text, all texts in one forward batch (long texts add windows)."""
     if threshold is None:
         threshold = float(getattr(tagger.model.config, THRESHOLD_KEY, 0.0) or 0.0)
@@ -61,5 +69,6 @@ def extract(tagger: TokenClassificationPipeline, texts: list[str],
         return []
     with torch.inference_mode():
         entities = tagger(texts, batch_size=len(texts))
-    return [[s for s in to_spans(text, found) if s.score >= threshold]
-            for text, found in zip(texts, entities, strict=True)]
+    return [
+        [s for s in to_spans(text, found) if s.score >= threshold] for text, found in zip(texts, entities, strict=True)
+    ]

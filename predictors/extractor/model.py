@@ -36,9 +36,15 @@ class Batch:
 
 
 class CourseExtractor(Model):
-    def __init__(self, name: str, model_dir: str, device: str = "auto", max_batch_size: int = 64,
-                 max_text_chars: int = DEFAULT_MAX_TEXT_CHARS,
-                 runtime: RuntimeOptions = BATCHED):
+    def __init__(
+        self,
+        name: str,
+        model_dir: str,
+        device: str = "auto",
+        max_batch_size: int = 64,
+        max_text_chars: int = DEFAULT_MAX_TEXT_CHARS,
+        runtime: RuntimeOptions = BATCHED,
+    ):
         super().__init__(name)
         self.model_dir = model_dir
         self.device_choice = device
@@ -68,8 +74,9 @@ class CourseExtractor(Model):
     async def preprocess(self, payload: dict | bytes | InferRequest, headers: dict | None = None) -> Batch:
         if isinstance(payload, InferRequest):
             return Batch(self._v2_texts(payload), v2_request_id=payload.id or str(uuid.uuid4()))
-        instances = parse_instances(payload, ExtractInstance, self.max_batch_size,
-                                    {"max_text_chars": self.max_text_chars})
+        instances = parse_instances(
+            payload, ExtractInstance, self.max_batch_size, {"max_text_chars": self.max_text_chars}
+        )
         return Batch([i.text for i in instances])
 
     def _v2_texts(self, request: InferRequest) -> list[str]:
@@ -79,8 +86,9 @@ class CourseExtractor(Model):
     async def predict(self, batch: Batch, headers: dict | None = None) -> Batch:
         return replace(batch, courses=await self.runtime.infer(batch.texts))
 
-    async def postprocess(self, batch: Batch, headers: dict | None = None,
-                          response_headers: dict | None = None) -> dict | InferResponse:
+    async def postprocess(
+        self, batch: Batch, headers: dict | None = None, response_headers: dict | None = None
+    ) -> dict | InferResponse:
         if batch.v2_request_id is not None:
             return self._v2_response(batch)
         return {"predictions": [{"courses": [s.model_dump() for s in spans]} for spans in batch.courses]}

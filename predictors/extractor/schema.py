@@ -12,10 +12,16 @@ DEFAULT_MAX_TEXT_CHARS = 2000
 
 EXAMPLE_TEXT = "This fall I am taking Introduction to Artificial Intelligence and Linear Algebra."
 EXAMPLE_INPUT = {"instances": [{"text": EXAMPLE_TEXT}]}
-EXAMPLE_OUTPUT = {"predictions": [{"courses": [
-    {"text": "Introduction to Artificial Intelligence", "start": 22, "end": 61, "score": 0.99},
-    {"text": "Linear Algebra", "start": 66, "end": 80, "score": 0.99},
-]}]}
+EXAMPLE_OUTPUT = {
+    "predictions": [
+        {
+            "courses": [
+                {"text": "Introduction to Artificial Intelligence", "start": 22, "end": 61, "score": 0.99},
+                {"text": "Linear Algebra", "start": 66, "end": 80, "score": 0.99},
+            ]
+        }
+    ]
+}
 
 
 class ExtractInstance(BaseModel):

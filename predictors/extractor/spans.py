@@ -29,8 +29,7 @@ def to_spans(text: str, entities: Iterable[Mapping]) -> list[CourseSpan]:
             continue
         start, end = _trim(text, int(entity["start"]), int(entity["end"]))
         if sum(c.isalnum() for c in text[start:end]) >= 2:  # a lone "I" or "M" is no name
-            spans.append(CourseSpan(text=text[start:end], start=start, end=end,
-                                    score=round(float(entity["score"]), 4)))
+            spans.append(CourseSpan(text=text[start:end], start=start, end=end, score=round(float(entity["score"]), 4)))
     return spans
 
 
@@ -56,4 +55,4 @@ def _closes_group(text: str, start: int, end: int) -> bool:
     """A closing bracket that belongs to the name ("Biology (Honors)") stays."""
     closing = text[end - 1]
     opening = {")": "(", "]": "["}.get(closing)
-    return opening is not None and opening in text[start:end - 1]
+    return opening is not None and opening in text[start : end - 1]

@@ -27,8 +27,10 @@ def browser() -> Iterator:
     install_system_deps("chromium")
     with playwright_api.sync_playwright() as pw:
         browser = pw.chromium.launch(
-            executable_path=shutil.which("chromium"), headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+            executable_path=shutil.which("chromium"),
+            headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
         yield browser
         browser.close()
 
@@ -52,8 +54,10 @@ def page(browser, base_url):
 
     page.on("console", on_console)
     page.on("pageerror", lambda e: problems.append(str(e)))
-    page.on("response", lambda r: problems.append(f"{r.status} {r.url}")
-            if r.status >= 400 and "/api/" not in r.url else None)
+    page.on(
+        "response",
+        lambda r: problems.append(f"{r.status} {r.url}") if r.status >= 400 and "/api/" not in r.url else None,
+    )
     page.set_default_timeout(30_000)
     page.goto(base_url + "/")
     yield page
@@ -87,8 +91,9 @@ def test_chat_sends_and_shows_a_reply(page, request, base_url):
     instance = chat_request(page, "hi")
     assert instance == {"message": "hi", "history": []}
     reply = last_bot_line(page, 1)
-    expected = httpx.post(f"{base_url}/api/v1/models/chatbot:predict", json={"instances": [instance]},
-                          timeout=60).json()["predictions"][0]["response"]
+    expected = httpx.post(
+        f"{base_url}/api/v1/models/chatbot:predict", json={"instances": [instance]}, timeout=60
+    ).json()["predictions"][0]["response"]
     assert reply == expected and reply.strip()  # greedy decoding: the same reply every time
     assert page.locator(".line.user").all_inner_texts() == ["hi"]
     assert page.locator(".line.loading").count() == 0
@@ -113,8 +118,9 @@ def test_follow_up_sends_the_history(page, base_url):
     instance = chat_request(page, "how are you?")
     assert instance == {"message": "how are you?", "history": ["hi", first]}
     second = last_bot_line(page, 2)
-    expected = httpx.post(f"{base_url}/api/v1/models/chatbot:predict", json={"instances": [instance]},
-                          timeout=60).json()["predictions"][0]["response"]
+    expected = httpx.post(
+        f"{base_url}/api/v1/models/chatbot:predict", json={"instances": [instance]}, timeout=60
+    ).json()["predictions"][0]["response"]
     assert second == expected
 
 
@@ -164,8 +170,9 @@ def test_server_errors_are_readable(page, request):
     page.get_by_role("button", name="extract").click()
     status = page.locator("#extract-status.error")
     status.wait_for()
-    assert status.inner_text() == ("error 400 — the request was refused: "
-                                   "instances[0].text: text has 2400 characters; at most 2000")
+    assert status.inner_text() == (
+        "error 400 — the request was refused: instances[0].text: text has 2400 characters; at most 2000"
+    )
     assert page.locator("#extract-result").is_hidden()
     screenshot(page, request, "extract-error")
 

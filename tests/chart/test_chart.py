@@ -20,15 +20,18 @@ from tests.conftest import ROOT
 
 # SIMPLECHAT_KSERVE_CRD: CI downloads the CRD of the KServe version scripts/lib.sh pins and points
 # this at it (the shared/ folder beside the clone exists only on a developer machine).
-CRD = Path(os.environ.get("SIMPLECHAT_KSERVE_CRD")
-           or ROOT.parent / "shared" / "kserve" / "serving.kserve.io_inferenceservices.yaml")
+CRD = Path(
+    os.environ.get("SIMPLECHAT_KSERVE_CRD")
+    or ROOT.parent / "shared" / "kserve" / "serving.kserve.io_inferenceservices.yaml"
+)
 K8S_VERSION = "1.33"
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS)
 def test_helm_lint(helm, scenario):
-    result = subprocess.run([helm, "lint", str(CHART), "--strict", "-f", str(CHART / "ci" / scenario)],
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [helm, "lint", str(CHART), "--strict", "-f", str(CHART / "ci" / scenario)], capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -36,8 +39,14 @@ def test_helm_lint(helm, scenario):
 def test_builtin_kinds_match_the_kubernetes_schemas(helm, scenario):
     objects = render(helm, "-f", str(CHART / "ci" / scenario))
     builtin = [o for o in objects if o["apiVersion"] != "serving.kserve.io/v1beta1"]
-    assert {o["kind"] for o in builtin} >= {"Deployment", "Service", "Ingress", "NetworkPolicy",
-                                            "PodDisruptionBudget", "Pod"}
+    assert {o["kind"] for o in builtin} >= {
+        "Deployment",
+        "Service",
+        "Ingress",
+        "NetworkPolicy",
+        "PodDisruptionBudget",
+        "Pod",
+    }
     for obj in builtin:
         kubernetes_validate.validate(obj, K8S_VERSION, strict=True)  # raises on any unknown or bad field
 
@@ -145,12 +154,15 @@ def test_hub_scenario_downloads_dialogpt_medium(helm):
     assert not any(a.startswith("--model_id") for a in predictor(baked)["args"])  # its card names it
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["--set", "unknownKey=1"], "additional properties 'unknownKey' not allowed"),
-    (["--set", "chatbot.model.source=cloud"], "/chatbot/model/source"),
-    (["--set", "extractor.model.source=uri"], "extractor.model.storageUri is required"),
-    (["--set", "image.pullPolicy=Sometimes"], "/image/pullPolicy"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--set", "unknownKey=1"], "additional properties 'unknownKey' not allowed"),
+        (["--set", "chatbot.model.source=cloud"], "/chatbot/model/source"),
+        (["--set", "extractor.model.source=uri"], "extractor.model.storageUri is required"),
+        (["--set", "image.pullPolicy=Sometimes"], "/image/pullPolicy"),
+    ],
+)
 def test_bad_values_are_refused(helm, args, message):
     with pytest.raises(AssertionError, match=re.escape(message)):
         render(helm, *args)
@@ -233,8 +245,11 @@ def test_network_policies_admit_only_ui_ingress_and_tests(helm):
     policies = of_kind(render(helm), "NetworkPolicy")
     chatbot = policies["simplechat-chatbot"]["spec"]["ingress"][0]["from"]
     components = [f["podSelector"]["matchLabels"]["app.kubernetes.io/component"] for f in chatbot if "podSelector" in f]
-    namespaces = [f["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]
-                  for f in chatbot if "namespaceSelector" in f]
+    namespaces = [
+        f["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]
+        for f in chatbot
+        if "namespaceSelector" in f
+    ]
     assert components == ["ui", "test"] and namespaces == ["ingress-nginx"]
 
 
@@ -248,15 +263,19 @@ def test_helm_test_pod_calls_both_predictors(helm):
 
 
 def test_notes_show_the_urls(helm):
-    result = subprocess.run([helm, "install", "simplechat", str(CHART), "--dry-run=client", "-n", "simplechat"],
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [helm, "install", "simplechat", str(CHART), "--dry-run=client", "-n", "simplechat"],
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, result.stderr
     assert "/api/v1/models/extractor:predict" in result.stdout and "helm test simplechat" in result.stdout
 
 
 def test_manifests_are_in_sync_with_the_chart():
-    result = subprocess.run([str(ROOT / "scripts" / "render-manifests.sh"), "--stdout"],
-                            capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [str(ROOT / "scripts" / "render-manifests.sh"), "--stdout"], capture_output=True, text=True, check=True
+    )
     committed = (ROOT / "manifests" / "simplechat.yaml").read_text(encoding="utf-8")
     assert result.stdout == committed, "manifests/ is out of date: run scripts/render-manifests.sh"
 
@@ -274,6 +293,7 @@ def test_ui_upstreams_are_fully_qualified_and_only_for_deployed_models(helm):
     """The UI's nginx looks the predictors up per request, and its resolver has no search path: each
     deployed model's upstream is <isvc>-predictor.<namespace>.svc.<cluster domain>:80. A model turned
     off gets an empty upstream (no route; an absent variable would take the image's default)."""
+
     def upstreams(*args: str) -> dict[str, str]:
         objects = render(helm, *args)
         (container,) = of_kind(objects, "Deployment")["simplechat-ui"]["spec"]["template"]["spec"]["containers"]
@@ -285,9 +305,15 @@ def test_ui_upstreams_are_fully_qualified_and_only_for_deployed_models(helm):
         return env
 
     domain = "simplechat.svc.cluster.local"
-    assert upstreams() == {"CHATBOT_UPSTREAM": f"simplechat-chatbot-predictor.{domain}:80",
-                           "EXTRACTOR_UPSTREAM": f"simplechat-extractor-predictor.{domain}:80"}
+    assert upstreams() == {
+        "CHATBOT_UPSTREAM": f"simplechat-chatbot-predictor.{domain}:80",
+        "EXTRACTOR_UPSTREAM": f"simplechat-extractor-predictor.{domain}:80",
+    }
     assert upstreams("--set", "chatbot.enabled=false") == {
-        "CHATBOT_UPSTREAM": "", "EXTRACTOR_UPSTREAM": f"simplechat-extractor-predictor.{domain}:80"}
+        "CHATBOT_UPSTREAM": "",
+        "EXTRACTOR_UPSTREAM": f"simplechat-extractor-predictor.{domain}:80",
+    }
     assert upstreams("--set", "extractor.enabled=false", "--set", "global.clusterDomain=corp.internal") == {
-        "CHATBOT_UPSTREAM": "simplechat-chatbot-predictor.simplechat.svc.corp.internal:80", "EXTRACTOR_UPSTREAM": ""}
+        "CHATBOT_UPSTREAM": "simplechat-chatbot-predictor.simplechat.svc.corp.internal:80",
+        "EXTRACTOR_UPSTREAM": "",
+    }

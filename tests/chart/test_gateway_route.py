@@ -15,8 +15,14 @@ from tests.chart.test_chart import closed, validator
 from tests.conftest import ROOT
 
 HTTPROUTE_CRD = ROOT / "tests" / "data" / "crds" / "gateway.networking.k8s.io_httproutes.yaml"
-GATEWAY = ["--set", "route.kind=HTTPRoute", "--set", "route.httpRoute.parentRefs[0].name=web",
-           "--set", "route.httpRoute.parentRefs[0].namespace=gateway"]
+GATEWAY = [
+    "--set",
+    "route.kind=HTTPRoute",
+    "--set",
+    "route.httpRoute.parentRefs[0].name=web",
+    "--set",
+    "route.httpRoute.parentRefs[0].namespace=gateway",
+]
 
 # What a browser or curl sends -> (predictor, the path the predictor must see); None: the UI.
 CALLS = {
@@ -65,7 +71,7 @@ def route(httproute: dict, path: str) -> tuple[str, str] | None:
         if rewrite["type"] == "ReplaceFullPath":
             rewritten = rewrite["replaceFullPath"]
         else:
-            rewritten = rewrite["replacePrefixMatch"].rstrip("/") + path[len(value.rstrip("/")):]
+            rewritten = rewrite["replacePrefixMatch"].rstrip("/") + path[len(value.rstrip("/")) :]
     return rule["backendRefs"][0]["name"], rewritten
 
 

@@ -46,8 +46,14 @@ def test_the_committed_manifests_pull_from_a_registry_and_say_so():
 
 
 def test_another_registry_is_one_variable_away():
-    result = subprocess.run([str(ROOT / "scripts" / "render-manifests.sh"), "--stdout"], capture_output=True, text=True,
-                            timeout=300, check=True, env={**os.environ, "REGISTRY": "registry.example.com/ml"})
+    result = subprocess.run(
+        [str(ROOT / "scripts" / "render-manifests.sh"), "--stdout"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+        env={**os.environ, "REGISTRY": "registry.example.com/ml"},
+    )
     refs = images([o for o in yaml.safe_load_all(result.stdout) if o])
     assert refs and all(r.startswith("registry.example.com/ml/simplechat-") for r in refs)
     assert "pulling images from registry.example.com/ml" in result.stdout
@@ -59,8 +65,13 @@ def test_kind_gets_unqualified_local_images(helm):
 
 
 def test_host_network_controllers_and_a_scraper_can_be_admitted(helm):
-    objects = render(helm, "--set", "networkPolicy.controllerCIDRs={10.1.0.0/16,fd00::/64}",
-                     "--set", "networkPolicy.monitoringNamespace=monitoring")
+    objects = render(
+        helm,
+        "--set",
+        "networkPolicy.controllerCIDRs={10.1.0.0/16,fd00::/64}",
+        "--set",
+        "networkPolicy.monitoringNamespace=monitoring",
+    )
     policies = of_kind(objects, "NetworkPolicy")
     for name, policy in policies.items():
         kubernetes_validate.validate(policy, K8S_VERSION, strict=True)
@@ -72,8 +83,11 @@ def test_host_network_controllers_and_a_scraper_can_be_admitted(helm):
     for policy in of_kind(render(helm), "NetworkPolicy").values():
         peers = policy["spec"]["ingress"][0]["from"]
         assert not [p for p in peers if "ipBlock" in p]
-        assert all(p.get("namespaceSelector", {}).get("matchLabels", {}).get("kubernetes.io/metadata.name")
-                   in (None, "ingress-nginx") for p in peers)
+        assert all(
+            p.get("namespaceSelector", {}).get("matchLabels", {}).get("kubernetes.io/metadata.name")
+            in (None, "ingress-nginx")
+            for p in peers
+        )
 
 
 def test_the_storage_initializer_example_meets_the_restricted_standard():

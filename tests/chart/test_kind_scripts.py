@@ -57,8 +57,13 @@ for i, rule in enumerate(json.loads((state / "rules.json").read_text())):
 
 KSERVE_CONFIG = {
     "deploy": json.dumps({"defaultDeploymentMode": "Serverless"}),
-    "ingress": json.dumps({"ingressGateway": "knative-serving/knative-ingress-gateway",
-                           "ingressClassName": "istio", "disableIngressCreation": False}),
+    "ingress": json.dumps(
+        {
+            "ingressGateway": "knative-serving/knative-ingress-gateway",
+            "ingressClassName": "istio",
+            "disableIngressCreation": False,
+        }
+    ),
     "logger": json.dumps({"image": "kserve/agent:v0.16.0"}),
 }
 
@@ -86,8 +91,9 @@ FRESH = [
 def lib_vars(*names: str) -> dict[str, str]:
     """Variables as scripts/lib.sh sets them (sourced by bash, as the scripts and CI do)."""
     script = 'source scripts/lib.sh; for n in "$@"; do printf "%s=%s\\n" "$n" "${!n}"; done'
-    out = subprocess.run(["bash", "-c", script, "lib", *names], cwd=ROOT, capture_output=True, text=True,
-                         check=True).stdout
+    out = subprocess.run(
+        ["bash", "-c", script, "lib", *names], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout
     return dict(line.split("=", 1) for line in out.splitlines())
 
 
@@ -139,8 +145,13 @@ class Fakes:
         return [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
 
     def env(self, **extra: str) -> dict[str, str]:
-        return {"PATH": f"{self.bin}:{os.environ['PATH']}", "HOME": str(self.state), "LANG": "C.UTF-8",
-                "FAKE_STATE": str(self.state), **extra}
+        return {
+            "PATH": f"{self.bin}:{os.environ['PATH']}",
+            "HOME": str(self.state),
+            "LANG": "C.UTF-8",
+            "FAKE_STATE": str(self.state),
+            **extra,
+        }
 
 
 @pytest.fixture
@@ -165,10 +176,20 @@ def kind_up(tmp_path: Path):
 
     def run(rules: list[dict] = (), **env: str) -> Run:
         fakes.set_rules([*rules, *FRESH])
-        settings = {"ENGINE": "docker", "PYTHON": sys.executable, "TMPDIR": str(scratch),
-                    "KSERVE_APPLY_DELAY": "0", **env}
-        result = subprocess.run(["bash", str(scripts / "kind-up.sh")], env=fakes.env(**settings),
-                                capture_output=True, text=True, timeout=120)
+        settings = {
+            "ENGINE": "docker",
+            "PYTHON": sys.executable,
+            "TMPDIR": str(scratch),
+            "KSERVE_APPLY_DELAY": "0",
+            **env,
+        }
+        result = subprocess.run(
+            ["bash", str(scripts / "kind-up.sh")],
+            env=fakes.env(**settings),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert not list(scratch.iterdir()), "kind-up.sh left its scratch directory behind"
         return Run(result, fakes.calls())
 
@@ -181,6 +202,7 @@ def succeeded(run: Run) -> Run:
 
 
 # --- 7: the models are Ready before anything tests them -----------------------------------------
+
 
 def test_inference_services_are_waited_for_after_helm_and_before_the_smoke_suite(kind_up):
     run = succeeded(kind_up())
@@ -272,6 +294,7 @@ def test_kserve_version_stays_at_least_0_16():
 
 # --- 9: KServe makes no Ingress of its own -------------------------------------------------------
 
+
 def test_kserve_is_told_to_make_no_ingress_and_keeps_its_other_settings(kind_up):
     run = succeeded(kind_up())
     patch = run.call(r"^kubectl .* patch configmap inferenceservice-config -n kserve --type merge")
@@ -282,12 +305,16 @@ def test_kserve_is_told_to_make_no_ingress_and_keeps_its_other_settings(kind_up)
     assert json.loads(data["deploy"])["defaultDeploymentMode"] == "Standard"
     assert "logger" not in data  # only what changes is patched
     assert run.first(r"rollout restart deployment/kserve-controller-manager") > run.lines.index(
-        " ".join(["kubectl", *patch["args"]]))
+        " ".join(["kubectl", *patch["args"]])
+    )
 
 
 def test_kserve_settings_already_right_are_left_alone(kind_up):
-    done = {**KSERVE_CONFIG, "deploy": json.dumps({"defaultDeploymentMode": "Standard"}),
-            "ingress": json.dumps({"ingressClassName": "nginx", "disableIngressCreation": True})}
+    done = {
+        **KSERVE_CONFIG,
+        "deploy": json.dumps({"defaultDeploymentMode": "Standard"}),
+        "ingress": json.dumps({"ingressClassName": "nginx", "disableIngressCreation": True}),
+    }
     configmap = answer(stdout=json.dumps({"data": done}))
     run = succeeded(kind_up([rule(r"get configmap inferenceservice-config", configmap)]))
     assert not run.matching(r"patch configmap") and not run.matching(r"rollout restart")
@@ -295,8 +322,10 @@ def test_kserve_settings_already_right_are_left_alone(kind_up):
 
 def test_ingresses_kserve_made_earlier_are_deleted_and_the_charts_are_kept(kind_up):
     owned = {"ownerReferences": [{"kind": "InferenceService", "name": "simplechat-chatbot"}]}
-    items = [{"metadata": {"name": "simplechat-chatbot", **owned}},
-             {"metadata": {"name": "simplechat-api", "labels": {"app.kubernetes.io/component": "api"}}}]
+    items = [
+        {"metadata": {"name": "simplechat-chatbot", **owned}},
+        {"metadata": {"name": "simplechat-api", "labels": {"app.kubernetes.io/component": "api"}}},
+    ]
     run = succeeded(kind_up([rule(r"get ingress -n simplechat -o json", answer(stdout=json.dumps({"items": items})))]))
     (delete,) = run.matching(r"^kubectl .* delete ingress")
     assert run.calls[delete]["args"][-3:] == ["-n", "simplechat", "simplechat-chatbot"]
@@ -304,6 +333,7 @@ def test_ingresses_kserve_made_earlier_are_deleted_and_the_charts_are_kept(kind_
 
 
 # --- 10: rootless podman publishes the ingress on 8080/8443 --------------------------------------
+
 
 def host_ports(config_text: str) -> dict[int, int]:
     (node,) = yaml.safe_load(config_text)["nodes"]
@@ -356,7 +386,9 @@ def test_ingress_nginx_supports_the_kind_node_kubernetes():
 def test_ingress_nginx_is_installed_from_the_pinned_kind_manifest(kind_up):
     run = succeeded(kind_up())
     version = lib_vars("INGRESS_NGINX_VERSION")["INGRESS_NGINX_VERSION"]
-    url = f"https://raw.githubusercontent.com/kubernetes/ingress-nginx/{version}/deploy/static/provider/kind/deploy.yaml"
+    url = (
+        f"https://raw.githubusercontent.com/kubernetes/ingress-nginx/{version}/deploy/static/provider/kind/deploy.yaml"
+    )
     apply = run.call(r"^kubectl .* apply -f https://raw\.githubusercontent\.com/kubernetes/ingress-nginx/")
     assert apply["args"][-1] == url
 
@@ -366,13 +398,17 @@ def test_an_ingress_nginx_already_there_is_kept_and_an_old_one_named(kind_up, pr
     pinned = lib_vars("INGRESS_NGINX_VERSION")["INGRESS_NGINX_VERSION"].removeprefix("controller-v")
     if present == "pinned":
         present = pinned
-    run = succeeded(kind_up([rule(r"get deployment -n ingress-nginx ingress-nginx-controller -o jsonpath=",
-                                  answer(stdout=present))]))
+    run = succeeded(
+        kind_up(
+            [rule(r"get deployment -n ingress-nginx ingress-nginx-controller -o jsonpath=", answer(stdout=present))]
+        )
+    )
     assert not run.matching(r"kubernetes/ingress-nginx/")  # no apply over a running controller
     assert (f"ingress-nginx {present} present, {pinned} pinned" in run.result.stderr) == warns
 
 
 # --- 14: the CRD tests run in CI, against the KServe version kind-up.sh installs -------------------
+
 
 def crd_step() -> tuple[list[dict], int]:
     steps = yaml.safe_load((WORKFLOWS / "ci.yaml").read_text())["jobs"]["test"]["steps"]
@@ -387,8 +423,14 @@ def run_crd_step(tmp_path: Path, checksum_ok: bool) -> tuple[subprocess.Complete
     fakes.set_rules([rule(r"^sha256sum ", answer(0 if checksum_ok else 1, stderr="FAILED"))])
     github_env = tmp_path / "github_env"
     github_env.write_text("")
-    result = subprocess.run(["bash", "-e", "-c", steps[index]["run"]], cwd=ROOT, capture_output=True, text=True,
-                            env=fakes.env(RUNNER_TEMP=str(tmp_path), GITHUB_ENV=str(github_env)), timeout=60)
+    result = subprocess.run(
+        ["bash", "-e", "-c", steps[index]["run"]],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=fakes.env(RUNNER_TEMP=str(tmp_path), GITHUB_ENV=str(github_env)),
+        timeout=60,
+    )
     return result, fakes.calls(), github_env.read_text()
 
 
@@ -401,8 +443,10 @@ def test_ci_downloads_the_kserve_crd_that_kind_up_installs_before_the_tests(tmp_
     assert result.returncode == 0, result.stderr
     (curl,) = [c for c in calls if c["cmd"] == "curl"]
     version = pins["KSERVE_VERSION"]
-    assert curl["args"][-1] == ("https://raw.githubusercontent.com/kserve/kserve/"
-                                f"{version}/config/crd/full/serving.kserve.io_inferenceservices.yaml")
+    assert curl["args"][-1] == (
+        "https://raw.githubusercontent.com/kserve/kserve/"
+        f"{version}/config/crd/full/serving.kserve.io_inferenceservices.yaml"
+    )
     assert f"/releases/download/{version}/" in pins["KSERVE_URL"]  # kind-up.sh's install: the same pin
     path = curl["args"][curl["args"].index("-o") + 1]
     (sha,) = [c for c in calls if c["cmd"] == "sha256sum"]
@@ -428,8 +472,9 @@ def test_the_kserve_version_is_pinned_in_lib_sh_only():
 def crd_path(env: dict[str, str]) -> str:
     code = "from tests.chart.test_chart import CRD; print(CRD)"
     clean = {k: v for k, v in os.environ.items() if k != "SIMPLECHAT_KSERVE_CRD"}
-    return subprocess.run([sys.executable, "-c", code], cwd=ROOT, env={**clean, **env}, capture_output=True,
-                          text=True, check=True).stdout.strip()
+    return subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env={**clean, **env}, capture_output=True, text=True, check=True
+    ).stdout.strip()
 
 
 def test_the_crd_tests_read_the_path_ci_gives_them(tmp_path):

@@ -15,8 +15,10 @@ K8S_VERSION = "1.33"
 # Custom resources: their CRDs are not in kubernetes-validate (the InferenceService is checked
 # against KServe's CRD in test_chart.py); each maps to where its pod templates are.
 CUSTOM = {
-    ("ray.io/v1", "RayService"): lambda o: [o["spec"]["rayClusterConfig"]["headGroupSpec"]["template"]] + [
-        g["template"] for g in o["spec"]["rayClusterConfig"]["workerGroupSpecs"]],
+    ("ray.io/v1", "RayService"): lambda o: (
+        [o["spec"]["rayClusterConfig"]["headGroupSpec"]["template"]]
+        + [g["template"] for g in o["spec"]["rayClusterConfig"]["workerGroupSpecs"]]
+    ),
     ("serving.kserve.io/v1beta1", "InferenceService"): lambda o: [],
 }
 
@@ -65,5 +67,8 @@ def test_the_schema_check_catches_a_typo():
     template = service["spec"]["rayClusterConfig"]["headGroupSpec"]["template"]
     bad = {**template, "spec": {**template["spec"], "securityContex": {}}}
     with pytest.raises(kubernetes_validate.ValidationError):
-        kubernetes_validate.validate({"apiVersion": "v1", "kind": "PodTemplate", "metadata": {"name": "t"},
-                                      "template": bad}, K8S_VERSION, strict=True)
+        kubernetes_validate.validate(
+            {"apiVersion": "v1", "kind": "PodTemplate", "metadata": {"name": "t"}, "template": bad},
+            K8S_VERSION,
+            strict=True,
+        )

@@ -34,10 +34,14 @@ def applications(config: dict) -> dict[str, dict]:
 APPS = applications(yaml.safe_load(SERVICE["spec"]["serveConfigV2"]))
 
 
-@pytest.mark.parametrize("config", [
-    yaml.safe_load(SERVICE["spec"]["serveConfigV2"]),
-    yaml.safe_load(SERVE_RUN.read_text(encoding="utf-8")),
-], ids=["rayservice", "serve-run"])
+@pytest.mark.parametrize(
+    "config",
+    [
+        yaml.safe_load(SERVICE["spec"]["serveConfigV2"]),
+        yaml.safe_load(SERVE_RUN.read_text(encoding="utf-8")),
+    ],
+    ids=["rayservice", "serve-run"],
+)
 def test_serve_configs_build_both_applications(config):
     from predictors import ray_app
 
@@ -97,8 +101,10 @@ def ray_cpus(group: dict) -> float:
     limits = group["template"]["spec"]["containers"][0].get("resources", {}).get("limits", {})
     if "cpu" in limits:
         return math.ceil(cpus(limits["cpu"]))
-    pytest.fail(f"group {group.get('groupName', 'head')}: no num-cpus and no CPU limit, so what Ray "
-                "sees depends on the KubeRay version (the request from 1.3, the node's CPUs before)")
+    pytest.fail(
+        f"group {group.get('groupName', 'head')}: no num-cpus and no CPU limit, so what Ray "
+        "sees depends on the KubeRay version (the request from 1.3, the node's CPUs before)"
+    )
 
 
 def ray_gpus(group: dict) -> float:
@@ -126,8 +132,11 @@ def replicas(deployment: dict) -> int:
 
 
 def demand(resource: str, default: float) -> float:
-    return sum(replicas(d) * d.get("ray_actor_options", {}).get(resource, default)
-               for app in APPS.values() for d in app["deployments"])
+    return sum(
+        replicas(d) * d.get("ray_actor_options", {}).get(resource, default)
+        for app in APPS.values()
+        for d in app["deployments"]
+    )
 
 
 def test_replicas_fit_the_cpus_and_gpus_ray_sees():
@@ -162,9 +171,12 @@ def selects(selector: dict, labels: dict) -> bool:
     for expression in selector.get("matchExpressions", []):
         present = expression["key"] in labels
         value = labels.get(expression["key"])
-        if not {"In": present and value in expression.get("values", []),
-                "NotIn": not present or value not in expression.get("values", []),
-                "Exists": present, "DoesNotExist": not present}[expression["operator"]]:
+        if not {
+            "In": present and value in expression.get("values", []),
+            "NotIn": not present or value not in expression.get("values", []),
+            "Exists": present,
+            "DoesNotExist": not present,
+        }[expression["operator"]]:
             return False
     return True
 
@@ -230,14 +242,20 @@ def test_dashboard_reaches_only_the_operator():
 
 def test_operator_namespace_is_one_documented_parameter():
     """The header's sed command moves the operator's namespace, and only that, wherever it is used."""
-    command = re.search(r"^#\s+(sed 's/kuberay-system/([\w-]+)/' manifests/ray/rayservice\.yaml \| kubectl apply .*)$",
-                        MANIFEST, flags=re.MULTILINE)
+    command = re.search(
+        r"^#\s+(sed 's/kuberay-system/([\w-]+)/' manifests/ray/rayservice\.yaml \| kubectl apply .*)$",
+        MANIFEST,
+        flags=re.MULTILINE,
+    )
     assert command, "the header documents no sed command for KUBERAY_NAMESPACE"
     assert "KUBERAY_NAMESPACE (default kuberay-system)" in MANIFEST
     other = command.group(2)
     moved = [o for o in yaml.safe_load_all(MANIFEST.replace(OPERATOR_NAMESPACE, other))]
-    head_policy = next(p for p in moved if p["kind"] == "NetworkPolicy"
-                       and p["metadata"]["name"] == policy_for(HEAD_LABELS)["metadata"]["name"])
+    head_policy = next(
+        p
+        for p in moved
+        if p["kind"] == "NetworkPolicy" and p["metadata"]["name"] == policy_for(HEAD_LABELS)["metadata"]["name"]
+    )
     assert admitted_ports(head_policy, {}, namespace=other) == {8265, 8000}
     assert admitted_ports(head_policy, {}, namespace=OPERATOR_NAMESPACE) == set()
 

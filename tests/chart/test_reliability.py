@@ -70,8 +70,11 @@ def prestop_sleep(container: dict) -> int:
 
 @pytest.mark.parametrize("scenario", SCENARIOS)
 def test_serving_pods_leave_the_endpoints_then_drain_before_sigkill(rendered, scenario):
-    serving = {name: (labels, spec) for name, (labels, spec) in pods(rendered[scenario]).items()
-               if component(labels) in SERVING}
+    serving = {
+        name: (labels, spec)
+        for name, (labels, spec) in pods(rendered[scenario]).items()
+        if component(labels) in SERVING
+    }
     assert {component(labels) for labels, _ in serving.values()} == SERVING
     for name, (labels, spec) in serving.items():
         grace = spec["terminationGracePeriodSeconds"]  # the kubelet counts preStop against it too
@@ -94,26 +97,41 @@ def test_exec_sleep_exists_in_the_images():
 
 
 def test_shutdown_and_admission_values_reach_the_pods(helm):
-    objects = render(helm, "--set", "shutdown.gracePeriodSeconds=60", "--set", "shutdown.preStopSleepSeconds=10",
-                     "--set", "chatbot.maxQueue=8", "--set", "chatbot.requestTimeoutSeconds=45")
+    objects = render(
+        helm,
+        "--set",
+        "shutdown.gracePeriodSeconds=60",
+        "--set",
+        "shutdown.preStopSleepSeconds=10",
+        "--set",
+        "chatbot.maxQueue=8",
+        "--set",
+        "chatbot.requestTimeoutSeconds=45",
+    )
     found = pods(objects)
     chatbot = found["simplechat-chatbot-predictor"][1]
     extractor = found["simplechat-extractor-predictor"][1]
     assert chatbot["terminationGracePeriodSeconds"] == 60
     assert found["simplechat-ui"][1]["terminationGracePeriodSeconds"] == 60
     args = chatbot["containers"][0]["args"]
-    assert (flag(args, "--grace_period_s"), flag(args, "--max_queue"), flag(args, "--request_timeout_s")) == \
-        ("50", "8", "45")
+    assert (flag(args, "--grace_period_s"), flag(args, "--max_queue"), flag(args, "--request_timeout_s")) == (
+        "50",
+        "8",
+        "45",
+    )
     assert prestop_sleep(chatbot["containers"][0]) == 10
     assert flag(extractor["containers"][0]["args"], "--max_queue") == "64"  # per predictor
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["--set", "shutdown.gracePeriodSeconds=5"], "shutdown.gracePeriodSeconds must exceed"),
-    (["--set", "shutdown.preStopSleepSeconds=0"], "/shutdown/preStopSleepSeconds"),
-    (["--set", "extractor.maxQueue=0"], "/extractor/maxQueue"),
-    (["--set", "chatbot.requestTimeoutSeconds=-1"], "/chatbot/requestTimeoutSeconds"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--set", "shutdown.gracePeriodSeconds=5"], "shutdown.gracePeriodSeconds must exceed"),
+        (["--set", "shutdown.preStopSleepSeconds=0"], "/shutdown/preStopSleepSeconds"),
+        (["--set", "extractor.maxQueue=0"], "/extractor/maxQueue"),
+        (["--set", "chatbot.requestTimeoutSeconds=-1"], "/chatbot/requestTimeoutSeconds"),
+    ],
+)
 def test_bad_shutdown_and_admission_values_are_refused(helm, args, message):
     with pytest.raises(AssertionError, match=re.escape(message)):
         render(helm, *args)
@@ -155,8 +173,11 @@ def test_each_workload_has_its_own_pdb_and_a_network_policy(rendered, scenario):
     for name, labels in workloads.items():
         covering = [b for b, budget in budgets.items() if selects(budget["spec"]["selector"], labels)]
         assert len(covering) == 1, (name, covering)  # overlapping PDBs block evictions altogether
-        assert [p for p, policy in policies.items() if selects(policy["spec"]["podSelector"], labels)
-                and "Ingress" in policy["spec"]["policyTypes"]], name
+        assert [
+            p
+            for p, policy in policies.items()
+            if selects(policy["spec"]["podSelector"], labels) and "Ingress" in policy["spec"]["policyTypes"]
+        ], name
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS)
@@ -184,8 +205,12 @@ def test_ingress_routes_only_the_ui_and_the_model_apis(helm, scenario, api_to_pr
     objects = render(helm, "-f", str(CHART / "ci" / scenario), "--set", f"ingress.apiToPredictors={api_to_predictors}")
     ingresses = of_kind(objects, "Ingress")
     predictors = {f"{name}-predictor" for name in of_kind(objects, "InferenceService")}
-    routes = [(p["path"], p["pathType"], p["backend"]["service"]["name"])
-              for ingress in ingresses.values() for rule in ingress["spec"]["rules"] for p in rule["http"]["paths"]]
+    routes = [
+        (p["path"], p["pathType"], p["backend"]["service"]["name"])
+        for ingress in ingresses.values()
+        for rule in ingress["spec"]["rules"]
+        for p in rule["http"]["paths"]
+    ]
     assert ("/", "Prefix", "simplechat-ui") in routes
     for path, path_type, service in routes:
         if service == "simplechat-ui":
@@ -216,8 +241,12 @@ RAY = ROOT / "manifests" / "ray"
 
 
 def ray_objects() -> list[dict]:
-    return [o for f in sorted(RAY.glob("*.yaml")) for o in yaml.safe_load_all(f.read_text(encoding="utf-8"))
-            if o and "kind" in o]
+    return [
+        o
+        for f in sorted(RAY.glob("*.yaml"))
+        for o in yaml.safe_load_all(f.read_text(encoding="utf-8"))
+        if o and "kind" in o
+    ]
 
 
 def covers(port: dict, number: int, name: str) -> bool:
@@ -238,8 +267,11 @@ def test_ray_dashboard_stays_cluster_internal_and_operator_only():
     for override in (head.get("headService"), service["spec"].get("serveService")):
         assert override is None or override["spec"].get("type", "ClusterIP") == "ClusterIP", override
     head_labels = head["template"]["metadata"]["labels"]
-    policies = [o for o in objects if o["kind"] == "NetworkPolicy"
-                and o["spec"]["podSelector"]["matchLabels"].items() <= head_labels.items()]
+    policies = [
+        o
+        for o in objects
+        if o["kind"] == "NetworkPolicy" and o["spec"]["podSelector"]["matchLabels"].items() <= head_labels.items()
+    ]
     assert policies, "no NetworkPolicy selects the Ray head"
     operator = [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kuberay-system"}}}]
     for policy in policies:

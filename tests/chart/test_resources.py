@@ -19,8 +19,18 @@ import pytest
 from tests.chart.conftest import CHART, SCENARIOS, of_kind, render
 
 KSERVE_DEFAULTS = {"cpu": "1", "memory": "2Gi"}  # inferenceService.resource in KServe's ConfigMap
-UNITS = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "k": 10**3, "K": 10**3, "M": 10**6, "G": 10**9,
-         "T": 10**12, "m": 10**-3}
+UNITS = {
+    "Ki": 2**10,
+    "Mi": 2**20,
+    "Gi": 2**30,
+    "Ti": 2**40,
+    "k": 10**3,
+    "K": 10**3,
+    "M": 10**6,
+    "G": 10**9,
+    "T": 10**12,
+    "m": 10**-3,
+}
 
 # Value sets a user would plausibly pass, beside the ci/ scenarios.
 VALUE_SETS = [
@@ -52,20 +62,27 @@ def apply_kserve_defaults(resources: dict) -> dict:
 
 def containers(objects: list[dict]) -> list[tuple[str, dict, bool]]:
     """(owner/container, container, owned by KServe's webhook) for every container rendered."""
-    pods = {"InferenceService": lambda o: o["spec"]["predictor"], "Pod": lambda o: o["spec"],
-            "Deployment": lambda o: o["spec"]["template"]["spec"]}
+    pods = {
+        "InferenceService": lambda o: o["spec"]["predictor"],
+        "Pod": lambda o: o["spec"],
+        "Deployment": lambda o: o["spec"]["template"]["spec"],
+    }
     found = []
     for obj in objects:
         if obj["kind"] in pods:
-            found += [(f"{obj['metadata']['name']}/{c['name']}", c, obj["kind"] == "InferenceService")
-                      for c in pods[obj["kind"]](obj)["containers"]]
+            found += [
+                (f"{obj['metadata']['name']}/{c['name']}", c, obj["kind"] == "InferenceService")
+                for c in pods[obj["kind"]](obj)["containers"]
+            ]
     return found
 
 
 def test_the_defaulting_rule_is_kserves():
     """The rule itself: only missing keys are filled, in requests and limits alike."""
     assert apply_kserve_defaults({"requests": {"cpu": "2"}, "limits": {"memory": "4Gi"}}) == {
-        "requests": {"cpu": "2", "memory": "2Gi"}, "limits": {"cpu": "1", "memory": "4Gi"}}
+        "requests": {"cpu": "2", "memory": "2Gi"},
+        "limits": {"cpu": "1", "memory": "4Gi"},
+    }
     # What the chart rendered before: a CPU request of 2 meets KServe's limit of 1.
     before = apply_kserve_defaults({"requests": {"cpu": "2", "memory": "1Gi"}, "limits": {"memory": "4Gi"}})
     assert quantity(before["requests"]["cpu"]) > quantity(before["limits"]["cpu"])
@@ -87,12 +104,15 @@ def test_requests_fit_the_limits_after_kserve_defaulting(helm, values):
             assert quantity(request) <= quantity(limit), f"{name}: requests.{key} {request} > limits.{key} {limit}"
 
 
-@pytest.mark.parametrize(("values", "message"), [
-    (["--set", "chatbot.resources.requests.cpu=3"], "chatbot.resources: requests.cpu (3) exceeds limits.cpu (2)"),
-    (["--set", "extractor.resources.requests.memory=3Gi"], "requests.memory (3Gi) exceeds limits.memory (2Gi)"),
-    (["--set", "chatbot.resources.limits.cpu=null"], "missing property 'cpu'"),
-    (["--set", "ui.resources.limits.memory=null"], "missing property 'memory'"),
-])
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        (["--set", "chatbot.resources.requests.cpu=3"], "chatbot.resources: requests.cpu (3) exceeds limits.cpu (2)"),
+        (["--set", "extractor.resources.requests.memory=3Gi"], "requests.memory (3Gi) exceeds limits.memory (2Gi)"),
+        (["--set", "chatbot.resources.limits.cpu=null"], "missing property 'cpu'"),
+        (["--set", "ui.resources.limits.memory=null"], "missing property 'memory'"),
+    ],
+)
 def test_the_chart_refuses_requests_above_limits_and_missing_limits(helm, values, message):
     with pytest.raises(AssertionError, match=re.escape(message)):
         render(helm, *values)
@@ -104,14 +124,22 @@ def test_torch_threads_come_from_the_cpu_limit(helm, values):
         container = isvc["spec"]["predictor"]["containers"][0]
         env = {e["name"]: e for e in container["env"]}
         assert env["OMP_NUM_THREADS"]["valueFrom"]["resourceFieldRef"] == {
-            "containerName": container["name"], "resource": "limits.cpu", "divisor": "1"}, name
+            "containerName": container["name"],
+            "resource": "limits.cpu",
+            "divisor": "1",
+        }, name
 
 
 @pytest.mark.parametrize("threads", ["1", "2"])
 def test_torch_takes_its_thread_count_from_omp_num_threads(threads):
     """The mechanism the chart relies on: the downward API sets OMP_NUM_THREADS to the CPU limit
     (rounded up) and torch sizes its intra-op pool from it."""
-    result = subprocess.run([sys.executable, "-c", "import torch; print(torch.get_num_threads())"],
-                            capture_output=True, text=True, check=True, timeout=120,
-                            env={**os.environ, "OMP_NUM_THREADS": threads})
+    result = subprocess.run(
+        [sys.executable, "-c", "import torch; print(torch.get_num_threads())"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+        env={**os.environ, "OMP_NUM_THREADS": threads},
+    )
     assert result.stdout.strip() == threads

@@ -35,27 +35,53 @@ ACCEPTED_FOR_TEST_POD = {
 def predictor_pods(objects: list[dict]) -> list[dict]:
     """What KServe makes of each InferenceService's predictor, as a Pod checkov understands."""
     kserve_only = {"minReplicas", "maxReplicas", "scaleMetric", "scaleTarget", "labels", "annotations"}
-    return [{"apiVersion": "v1", "kind": "Pod",
-             "metadata": {"name": o["metadata"]["name"] + "-predictor", "namespace": "simplechat"},
-             "spec": {k: v for k, v in o["spec"]["predictor"].items() if k not in kserve_only}}
-            for o in objects if o["kind"] == "InferenceService"]
+    return [
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": o["metadata"]["name"] + "-predictor", "namespace": "simplechat"},
+            "spec": {k: v for k, v in o["spec"]["predictor"].items() if k not in kserve_only},
+        }
+        for o in objects
+        if o["kind"] == "InferenceService"
+    ]
 
 
 def test_checkov_finds_nothing_beyond_the_accepted_list(helm, tmp_path: Path):
-    checkov = subprocess.run([str(ROOT / "scripts" / "get-checkov.sh")], capture_output=True, text=True,
-                             env={**os.environ, "PYTHON": sys.executable}, timeout=900)
+    checkov = subprocess.run(
+        [str(ROOT / "scripts" / "get-checkov.sh")],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHON": sys.executable},
+        timeout=900,
+    )
     assert checkov.returncode == 0, checkov.stderr
     objects = render(helm, "--skip-tests") + render(helm)[-1:]  # the test pod too
     manifest = tmp_path / "rendered.yaml"
     manifest.write_text(yaml.safe_dump_all(objects + predictor_pods(objects)))
-    result = subprocess.run([checkov.stdout.strip(), "-f", str(manifest), "--framework", "kubernetes",
-                             "--output", "json", "--skip-download"],
-                            capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [
+            checkov.stdout.strip(),
+            "-f",
+            str(manifest),
+            "--framework",
+            "kubernetes",
+            "--output",
+            "json",
+            "--skip-download",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     report = json.loads(result.stdout)
     assert report["summary"]["passed"] > 50  # it really scanned
     failed = {(c["check_id"], c["resource"]) for c in report["results"]["failed_checks"]}
-    unexpected = sorted(f"{check} {resource}" for check, resource in failed if check not in ACCEPTED
-                        and not (resource.endswith("-test-predictors") and check in ACCEPTED_FOR_TEST_POD))
+    unexpected = sorted(
+        f"{check} {resource}"
+        for check, resource in failed
+        if check not in ACCEPTED and not (resource.endswith("-test-predictors") and check in ACCEPTED_FOR_TEST_POD)
+    )
     assert not unexpected, unexpected
     scanned_pods = {c["resource"] for c in report["results"]["passed_checks"] if c["resource"].startswith("Pod.")}
     assert {f"Pod.simplechat.simplechat-{name}-predictor" for name in ("chatbot", "extractor")} <= scanned_pods
@@ -69,8 +95,9 @@ def shell_scripts() -> list[Path]:
 @pytest.mark.parametrize("script", shell_scripts(), ids=lambda p: str(p.relative_to(ROOT)))
 def test_shellcheck(script: Path):
     install_system_deps("shellcheck")
-    result = subprocess.run(["shellcheck", "--external-sources", str(script)], capture_output=True, text=True,
-                            cwd=script.parent)
+    result = subprocess.run(
+        ["shellcheck", "--external-sources", str(script)], capture_output=True, text=True, cwd=script.parent
+    )
     assert result.returncode == 0, result.stdout
 
 
@@ -85,15 +112,23 @@ def stage(name: str) -> str:
 
 
 def build_commands(*args: str, **env: str) -> list[list[str]]:
-    result = subprocess.run([str(ROOT / "scripts" / "build-images.sh"), *args], capture_output=True, text=True,
-                            env={**os.environ, "ENGINE": "docker", **env}, timeout=60)
+    result = subprocess.run(
+        [str(ROOT / "scripts" / "build-images.sh"), *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "ENGINE": "docker", **env},
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr
     return [shlex.split(line) for line in result.stdout.splitlines() if line.startswith("docker build ")]
 
 
 def build_arg(command: list[str], name: str) -> str | None:
-    values = [command[i + 1].split("=", 1)[1] for i, word in enumerate(command)
-              if word == "--build-arg" and command[i + 1].startswith(f"{name}=")]
+    values = [
+        command[i + 1].split("=", 1)[1]
+        for i, word in enumerate(command)
+        if word == "--build-arg" and command[i + 1].startswith(f"{name}=")
+    ]
     return values[-1] if values else None
 
 
@@ -112,8 +147,13 @@ def test_build_images_cuda_builds_the_predictors_on_cuda_torch_tagged_cuda():
     (ray,) = build_commands("--cuda", "--dry-run", TARGETS="ray")
     rayservice = (ROOT / "manifests" / "ray" / "rayservice.yaml").read_text(encoding="utf-8")
     assert f"image: ghcr.io/simplechat/{ray[ray.index('-t') + 1]}\n" in rayservice  # as pushed there
-    refused = subprocess.run([str(ROOT / "scripts" / "build-images.sh"), "--cuda", "--dry-run"], capture_output=True,
-                             text=True, env={**os.environ, "ENGINE": "docker", "TARGETS": "ui"}, timeout=60)
+    refused = subprocess.run(
+        [str(ROOT / "scripts" / "build-images.sh"), "--cuda", "--dry-run"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "ENGINE": "docker", "TARGETS": "ui"},
+        timeout=60,
+    )
     assert refused.returncode != 0 and "the ui image has no torch" in refused.stderr
 
 
@@ -123,22 +163,30 @@ def test_a_cuda_build_refuses_a_cpu_only_torch():
 
     if torch.version.cuda is not None:
         pytest.skip("this torch is a CUDA build: the check has nothing to refuse")
-    (install,) = [line for line in stage("builder").splitlines()
-                  if line.startswith("RUN pip install") and "TORCH_SPEC" in line]
+    (install,) = [
+        line for line in stage("builder").splitlines() if line.startswith("RUN pip install") and "TORCH_SPEC" in line
+    ]
     check = install.split(" && ", 1)[1]
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
-    for index, refused in [("https://download.pytorch.org/whl/cu130", True),
-                           ("https://download.pytorch.org/whl/cpu", False), ("", False)]:
-        result = subprocess.run(["sh", "-c", check], capture_output=True, text=True, timeout=120,
-                                env={**env, "TORCH_INDEX_URL": index})
+    for index, refused in [
+        ("https://download.pytorch.org/whl/cu130", True),
+        ("https://download.pytorch.org/whl/cpu", False),
+        ("", False),
+    ]:
+        result = subprocess.run(
+            ["sh", "-c", check], capture_output=True, text=True, timeout=120, env={**env, "TORCH_INDEX_URL": index}
+        )
         assert (result.returncode != 0) == refused, (index, result.stderr)
         assert not refused or "has no CUDA" in result.stderr
 
 
 def test_ray_image_has_wget_for_kuberay_probes():
     """KubeRay's exec probes run `wget … | grep success`; python's slim base has no wget."""
-    assert re.search(r"^RUN apt-get update && apt-get install -y --no-install-recommends .*\bwget\b",
-                     stage("ray"), flags=re.MULTILINE)
+    assert re.search(
+        r"^RUN apt-get update && apt-get install -y --no-install-recommends .*\bwget\b",
+        stage("ray"),
+        flags=re.MULTILINE,
+    )
 
 
 def test_ray_image_login_shell_finds_the_venv(tmp_path: Path):
@@ -161,9 +209,13 @@ echo "before: $({login} 'command -v ray' || true)"
 sh -c "$RUN"
 {login} 'echo "after: $(command -v ray) $(command -v python)"; ray --version'
 """
-    result = subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-c", script],
-                            capture_output=True, text=True, timeout=120,
-                            env={**os.environ, "T": str(tmp_path), "RUN": run, "VENV": sys.prefix})
+    result = subprocess.run(
+        ["unshare", "--mount", "--propagation", "private", "sh", "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "T": str(tmp_path), "RUN": run, "VENV": sys.prefix},
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     lines = result.stdout.splitlines()
     assert lines[0] == "before: ", lines  # the harness reproduces the lost PATH
@@ -188,12 +240,14 @@ def test_workflow_token_is_read_only_and_every_job_has_a_timeout(workflow: Path)
 def test_shellcheck_on_workflow_steps(workflow: Path, tmp_path: Path):
     """Each `run:` as GitHub runs it (bash -e), its ${{ }} expressions replaced by a plain word."""
     install_system_deps("shellcheck")
-    steps = [step for job in yaml.safe_load(workflow.read_text())["jobs"].values() for step in job["steps"]
-             if "run" in step]
+    steps = [
+        step for job in yaml.safe_load(workflow.read_text())["jobs"].values() for step in job["steps"] if "run" in step
+    ]
     assert steps
     for number, step in enumerate(steps):
         script = tmp_path / f"step{number}.sh"
         script.write_text("#!/usr/bin/env bash\nset -e\n" + re.sub(r"\$\{\{.*?\}\}", "expr", step["run"]))
-        result = subprocess.run(["shellcheck", "--external-sources", str(script)], capture_output=True, text=True,
-                                cwd=ROOT)
+        result = subprocess.run(
+            ["shellcheck", "--external-sources", str(script)], capture_output=True, text=True, cwd=ROOT
+        )
         assert result.returncode == 0, f"{step.get('name', step['run'])}:\n{result.stdout}"

@@ -65,8 +65,7 @@ def settings(pytestconfig: pytest.Config) -> Settings:
         return given or os.environ.get(env) or default
 
     url = value("--ingress-url")
-    return Settings(url.rstrip("/") if url else None, value("--namespace"), value("--release"),
-                    value("--kube-context"))
+    return Settings(url.rstrip("/") if url else None, value("--namespace"), value("--release"), value("--kube-context"))
 
 
 def unavailable(reason: str) -> NoReturn:
@@ -89,8 +88,10 @@ def unmet(obj: dict) -> str:
     conditions = [c for c in obj.get("status", {}).get("conditions") or [] if c.get("status") != "True"]
     if not conditions:
         return "no conditions reported yet"
-    return "; ".join(f"{c.get('type')}={c.get('status')} {c.get('reason') or ''} {c.get('message') or ''}".strip()
-                     for c in conditions)
+    return "; ".join(
+        f"{c.get('type')}={c.get('status')} {c.get('reason') or ''} {c.get('message') or ''}".strip()
+        for c in conditions
+    )
 
 
 def as_dict(response) -> dict:
@@ -110,17 +111,31 @@ class Cluster:
         return f"{self.settings.release}-{component}"
 
     def inference_service(self, model: str) -> dict:
-        return as_dict(client.CustomObjectsApi(self.api).get_namespaced_custom_object(
-            "serving.kserve.io", "v1beta1", self.settings.namespace, "inferenceservices", self.name(model),
-            _preload_content=False, _request_timeout=30))
+        return as_dict(
+            client.CustomObjectsApi(self.api).get_namespaced_custom_object(
+                "serving.kserve.io",
+                "v1beta1",
+                self.settings.namespace,
+                "inferenceservices",
+                self.name(model),
+                _preload_content=False,
+                _request_timeout=30,
+            )
+        )
 
     def deployment(self, name: str) -> dict:
-        return as_dict(client.AppsV1Api(self.api).read_namespaced_deployment(
-            name, self.settings.namespace, _preload_content=False, _request_timeout=30))
+        return as_dict(
+            client.AppsV1Api(self.api).read_namespaced_deployment(
+                name, self.settings.namespace, _preload_content=False, _request_timeout=30
+            )
+        )
 
     def service(self, name: str) -> dict:
-        return as_dict(client.CoreV1Api(self.api).read_namespaced_service(
-            name, self.settings.namespace, _preload_content=False, _request_timeout=30))
+        return as_dict(
+            client.CoreV1Api(self.api).read_namespaced_service(
+                name, self.settings.namespace, _preload_content=False, _request_timeout=30
+            )
+        )
 
     def not_ready(self) -> dict[str, str]:
         """What is not ready yet, and why; empty once both models and the UI are."""
@@ -188,8 +203,11 @@ def cluster(kube: client.ApiClient, settings: Settings) -> Cluster:
             return found
         if time.monotonic() > deadline:
             details = "\n".join(f"  {what}: {why}" for what, why in pending.items())
-            pytest.fail(f"release {settings.release} in namespace {settings.namespace} not ready after "
-                        f"{READY_TIMEOUT:.0f}s:\n{details}", pytrace=False)
+            pytest.fail(
+                f"release {settings.release} in namespace {settings.namespace} not ready after "
+                f"{READY_TIMEOUT:.0f}s:\n{details}",
+                pytrace=False,
+            )
         time.sleep(POLL_SECONDS)
 
 

@@ -24,6 +24,7 @@ def ok_json(response: httpx.Response) -> dict:
 
 # --- Kubernetes -----------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("model", MODELS)
 def test_inference_service_is_ready(cluster: Cluster, model: str):
     isvc = cluster.inference_service(model)
@@ -46,6 +47,7 @@ def test_ui_deployment_is_available(cluster: Cluster):
 
 # --- KServe V1 protocol through /api ------------------------------------------------------------
 
+
 @pytest.mark.parametrize("model", MODELS)
 def test_model_readiness(http: httpx.Client, model: str):
     assert ok_json(http.get(f"/api/v1/models/{model}")) == {"name": model, "ready": True}
@@ -59,8 +61,9 @@ def test_chatbot_predict(http: httpx.Client):
 
 
 def test_extractor_predict(http: httpx.Client):
-    body = ok_json(http.post("/api/v1/models/extractor:predict",
-                             json={"instances": [{"text": "I loved Organic Chemistry"}]}))
+    body = ok_json(
+        http.post("/api/v1/models/extractor:predict", json={"instances": [{"text": "I loved Organic Chemistry"}]})
+    )
     [prediction] = body["predictions"]
     [course] = prediction["courses"]
     assert (course["text"], course["start"], course["end"]) == ("Organic Chemistry", 8, 25)
@@ -68,6 +71,7 @@ def test_extractor_predict(http: httpx.Client):
 
 
 # --- the tutorials' seed routes -----------------------------------------------------------------
+
 
 def test_seed_chat(http: httpx.Client):
     body = ok_json(http.post("/api/chat", json={"message": "hi"}))
@@ -85,6 +89,7 @@ def test_seed_extract_course_name(http: httpx.Client):
 
 
 # --- the UI and routing -------------------------------------------------------------------------
+
 
 def test_ui_page(http: httpx.Client):
     response = http.get("/")

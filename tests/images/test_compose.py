@@ -34,7 +34,9 @@ def test_ui_on_port_3000_proxies_to_the_predictors():
     for variable in env:  # every variable set here is one the entrypoint reads
         assert f"${{{variable}" in entrypoint, variable
     assert {d: c["condition"] for d, c in ui["depends_on"].items()} == {
-        "chatbot": "service_healthy", "extractor": "service_healthy"}
+        "chatbot": "service_healthy",
+        "extractor": "service_healthy",
+    }
 
 
 def test_predictors_bake_a_model_by_default_and_check_their_own_readiness():

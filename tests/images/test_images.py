@@ -31,8 +31,9 @@ report: list[str] = []  # sizes and times to ready: conftest prints them in the 
 
 
 def podman(*args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run(["podman", "--runtime", "runc", *args], capture_output=True, text=True,
-                          check=check, timeout=timeout)
+    return subprocess.run(
+        ["podman", "--runtime", "runc", *args], capture_output=True, text=True, check=check, timeout=timeout
+    )
 
 
 def podman_problem() -> str | None:
@@ -56,8 +57,13 @@ def images() -> Iterator[dict[str, str]]:
         pytest.skip(f"podman is not usable here: {problem}")
     if not all((ROOT / "models" / name / "config.json").exists() for name in ("chatbot", "extractor")):
         pytest.fail("models/ is missing: run `make models` (make images-test does it for you)")
-    build = subprocess.run([str(ROOT / "scripts" / "build-images.sh"), "--local", "--models", "copy"],
-                           capture_output=True, text=True, env={**os.environ, "VERSION": VERSION}, timeout=3000)
+    build = subprocess.run(
+        [str(ROOT / "scripts" / "build-images.sh"), "--local", "--models", "copy"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "VERSION": VERSION},
+        timeout=3000,
+    )
     assert build.returncode == 0, build.stderr[-4000:]
     report.extend(line for line in build.stdout.splitlines() if line.startswith(("  simplechat-", "built ")))
     yield {name: f"localhost/simplechat-{name}:{VERSION}" for name in NAMES}
@@ -70,8 +76,9 @@ class Container:
     seconds_to_ready: float
 
 
-def run_container(image: str, ready_path: str, env: dict[str, str] | None = None, *args: str,
-                  port: int | None = None) -> Container:
+def run_container(
+    image: str, ready_path: str, env: dict[str, str] | None = None, *args: str, port: int | None = None
+) -> Container:
     """`podman run` read-only on the host network (so it binds loopback only); waits for ready_path."""
     name = f"simplechat-test-{uuid.uuid4().hex[:8]}"
     env_flags = [flag for key, value in (env or {}).items() for flag in ("-e", f"{key}={value}")]
@@ -99,15 +106,21 @@ def containers(images) -> Iterator[dict[str, Container]]:
     try:
         for name in ("chatbot", "extractor"):
             port = free_port()
-            running[name] = run_container(images[name], f"/v1/models/{name}", None,
-                                          "--host", "127.0.0.1", "--http_port", str(port), port=port)
+            running[name] = run_container(
+                images[name], f"/v1/models/{name}", None, "--host", "127.0.0.1", "--http_port", str(port), port=port
+            )
         port = free_port()
-        running["ui"] = run_container(images["ui"], "/healthz", {
-            "NGINX_LISTEN": f"127.0.0.1:{port}",
-            "CHATBOT_UPSTREAM": running["chatbot"].url.removeprefix("http://"),
-            "EXTRACTOR_UPSTREAM": running["extractor"].url.removeprefix("http://"),
-            "TRUSTED_PROXY_CIDR": "127.0.0.1/32",
-        }, port=port)
+        running["ui"] = run_container(
+            images["ui"],
+            "/healthz",
+            {
+                "NGINX_LISTEN": f"127.0.0.1:{port}",
+                "CHATBOT_UPSTREAM": running["chatbot"].url.removeprefix("http://"),
+                "EXTRACTOR_UPSTREAM": running["extractor"].url.removeprefix("http://"),
+                "TRUSTED_PROXY_CIDR": "127.0.0.1/32",
+            },
+            port=port,
+        )
         report.extend(f"  {name:<10} ready in {c.seconds_to_ready:5.1f} s" for name, c in running.items())
         yield running
     finally:
@@ -126,8 +139,9 @@ def test_images_run_as_non_root_with_a_read_only_root(containers):
 
 def test_predictor_images_have_no_compiler(images):
     for name in ("chatbot", "extractor"):
-        found = podman("run", "--rm", *RUN_FLAGS, "--entrypoint", "sh", images[name], "-c",
-                       "command -v gcc cc g++ || true").stdout.strip()
+        found = podman(
+            "run", "--rm", *RUN_FLAGS, "--entrypoint", "sh", images[name], "-c", "command -v gcc cc g++ || true"
+        ).stdout.strip()
         assert found == "", f"{name} image ships a compiler: {found}"
 
 
@@ -142,11 +156,14 @@ def test_chatbot_container(containers):
 def test_extractor_container(containers):
     url = containers["extractor"].url
     text = "This fall I am taking Introduction to Artificial Intelligence and Linear Algebra."
-    response = httpx.post(f"{url}/v1/models/extractor:predict", content=f'{{"instances":[{{"text":"{text}"}}]}}',
-                          timeout=60)
+    response = httpx.post(
+        f"{url}/v1/models/extractor:predict", content=f'{{"instances":[{{"text":"{text}"}}]}}', timeout=60
+    )
     courses = response.json()["predictions"][0]["courses"]
     assert [(c["text"], c["start"], c["end"]) for c in courses] == [
-        ("Introduction to Artificial Intelligence", 22, 61), ("Linear Algebra", 66, 80)]
+        ("Introduction to Artificial Intelligence", 22, 61),
+        ("Linear Algebra", 66, 80),
+    ]
     seed = httpx.post(f"{url}/extract-course-name/", json={"text": "I am taking Linear Algebra"}, timeout=60)
     assert seed.json() == {"extracted_course_names": ["Linear Algebra"]}
 
@@ -157,8 +174,9 @@ def test_ui_container_serves_the_page_and_proxies_api(containers):
     assert page.status_code == 200 and page.text == (ROOT / "frontend" / "index.html").read_text(encoding="utf-8")
     assert "script-src 'self'" in page.headers["content-security-policy"]
     body = b'{"instances":["I loved Organic Chemistry"]}'
-    courses = httpx.post(f"{url}/api/v1/models/extractor:predict", content=body,
-                         timeout=60).json()["predictions"][0]["courses"]
+    courses = httpx.post(f"{url}/api/v1/models/extractor:predict", content=body, timeout=60).json()["predictions"][0][
+        "courses"
+    ]
     assert [c["text"] for c in courses] == ["Organic Chemistry"]
     chat = httpx.post(f"{url}/api/chat", json={"message": "hi"}, timeout=60)
     assert chat.status_code == 200 and chat.json()["response"].strip()
@@ -167,15 +185,32 @@ def test_ui_container_serves_the_page_and_proxies_api(containers):
 
 def test_ray_image_holds_ray_the_code_and_both_models(images):
     """The KubeRay image (manifests/ray/rayservice.yaml): built here too, checked without a cluster."""
-    build = subprocess.run([str(ROOT / "scripts" / "build-images.sh"), "--local", "--models", "copy"],
-                           capture_output=True, text=True, timeout=3000,
-                           env={**os.environ, "VERSION": VERSION, "TARGETS": "ray"})
+    build = subprocess.run(
+        [str(ROOT / "scripts" / "build-images.sh"), "--local", "--models", "copy"],
+        capture_output=True,
+        text=True,
+        timeout=3000,
+        env={**os.environ, "VERSION": VERSION, "TARGETS": "ray"},
+    )
     assert build.returncode == 0, build.stderr[-4000:]
     report.extend(line for line in build.stdout.splitlines() if line.startswith(("  simplechat-", "built ")))
-    check = ("import ray, ray.serve; from predictors import ray_app; "
-             "from predictors.common.model_dir import check_model_dir; "
-             "[check_model_dir(f'/models/{m}') for m in ('chatbot', 'extractor')]; print(ray.__version__)")
-    result = podman("run", "--rm", "--read-only", *RUN_FLAGS, "--entrypoint", "python",
-                    f"localhost/simplechat-ray:{VERSION}", "-c", check, check=False, timeout=300)
+    check = (
+        "import ray, ray.serve; from predictors import ray_app; "
+        "from predictors.common.model_dir import check_model_dir; "
+        "[check_model_dir(f'/models/{m}') for m in ('chatbot', 'extractor')]; print(ray.__version__)"
+    )
+    result = podman(
+        "run",
+        "--rm",
+        "--read-only",
+        *RUN_FLAGS,
+        "--entrypoint",
+        "python",
+        f"localhost/simplechat-ray:{VERSION}",
+        "-c",
+        check,
+        check=False,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip().startswith("2.")

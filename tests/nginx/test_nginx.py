@@ -24,26 +24,42 @@ SECURITY_HEADERS = ("x-content-type-options", "content-security-policy", "referr
 
 def render(values: dict[str, str]) -> str:
     """frontend/nginx.conf through envsubst with an explicit list, as the script and the nginx image do."""
-    result = subprocess.run(["envsubst", PLACEHOLDERS], input=(ROOT / "frontend" / "nginx.conf").read_text(),
-                            capture_output=True, text=True, check=True, env={**os.environ, **values})
+    result = subprocess.run(
+        ["envsubst", PLACEHOLDERS],
+        input=(ROOT / "frontend" / "nginx.conf").read_text(),
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, **values},
+    )
     return result.stdout
 
 
 def test_nginx_t_accepts_the_rendered_config(tmp_path: Path):
     install_system_deps("nginx", "envsubst")
-    site = render({"NGINX_LISTEN": "127.0.0.1:8080", "UI_ROOT": str(ROOT / "frontend"),
-                   "CHATBOT_UPSTREAM": "127.0.0.1:9001", "EXTRACTOR_UPSTREAM": "127.0.0.1:9002",
-                   "TRUSTED_PROXY_CIDR": "10.0.0.0/8", "NGINX_RESOLVER": "10.96.0.10",
-                   "NGINX_RESOLVER_VALID": "10s", "NGINX_RESOLVER_TIMEOUT": "5s"})
+    site = render(
+        {
+            "NGINX_LISTEN": "127.0.0.1:8080",
+            "UI_ROOT": str(ROOT / "frontend"),
+            "CHATBOT_UPSTREAM": "127.0.0.1:9001",
+            "EXTRACTOR_UPSTREAM": "127.0.0.1:9002",
+            "TRUSTED_PROXY_CIDR": "10.0.0.0/8",
+            "NGINX_RESOLVER": "10.96.0.10",
+            "NGINX_RESOLVER_VALID": "10s",
+            "NGINX_RESOLVER_TIMEOUT": "5s",
+        }
+    )
     assert not [line for line in site.splitlines() if "${" in line and not line.lstrip().startswith("#")]
     assert "$binary_remote_addr" in site and "$proxy_add_x_forwarded_for" in site  # nginx's own variables survive
     (tmp_path / "site.conf").write_text(site)
     nginx = shutil.which("nginx") or "/usr/sbin/nginx"
     (tmp_path / "nginx.conf").write_text(
         f"pid {tmp_path}/nginx.pid; error_log stderr; events {{}}\n"
-        f"http {{ include /etc/nginx/mime.types; include {tmp_path}/site.conf; }}\n")
-    result = subprocess.run([nginx, "-t", "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf")],
-                            capture_output=True, text=True)
+        f"http {{ include /etc/nginx/mime.types; include {tmp_path}/site.conf; }}\n"
+    )
+    result = subprocess.run(
+        [nginx, "-t", "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf")], capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stderr
     assert "syntax is ok" in result.stderr
 
@@ -60,12 +76,16 @@ def test_static_ui(nginx_stack):
 
 
 def test_v1_routes_strip_the_api_prefix(nginx_stack):
-    response = httpx.post(f"{nginx_stack}/api/v1/models/extractor:predict",
-                          content=b'{"instances":["I loved Organic Chemistry"]}', timeout=60)
+    response = httpx.post(
+        f"{nginx_stack}/api/v1/models/extractor:predict",
+        content=b'{"instances":["I loved Organic Chemistry"]}',
+        timeout=60,
+    )
     assert response.status_code == 200, response.text
     assert [c["text"] for c in response.json()["predictions"][0]["courses"]] == ["Organic Chemistry"]
-    chat = httpx.post(f"{nginx_stack}/api/v1/models/chatbot:predict", json={"instances": [{"message": "hi"}]},
-                      timeout=60)
+    chat = httpx.post(
+        f"{nginx_stack}/api/v1/models/chatbot:predict", json={"instances": [{"message": "hi"}]}, timeout=60
+    )
     assert chat.status_code == 200 and chat.json()["predictions"][0]["response"].strip()
     ready = httpx.get(f"{nginx_stack}/api/v1/models/chatbot").json()
     assert (ready["name"], ready["ready"], ready["model"]["offline_demo"]) == ("chatbot", True, True)
@@ -94,8 +114,9 @@ def test_unknown_api_route_is_a_json_404(nginx_stack):
 
 
 def test_oversized_body_is_413_json(nginx_stack):
-    response = httpx.post(f"{nginx_stack}/api/chat", content=b"x" * (64 * 1024 + 1),
-                          headers={"content-type": "application/json"})
+    response = httpx.post(
+        f"{nginx_stack}/api/chat", content=b"x" * (64 * 1024 + 1), headers={"content-type": "application/json"}
+    )
     assert response.status_code == 413
     assert "64 KiB" in response.json()["error"]
     # just under the limit reaches the predictor, which refuses it with its own 400

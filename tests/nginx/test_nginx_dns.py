@@ -32,11 +32,20 @@ CHATBOT_NAME = "simplechat-chatbot-predictor.simplechat.svc.cluster.invalid"
 EXTRACTOR_NAME = "simplechat-extractor-predictor.simplechat.svc.cluster.invalid"
 # Every /api route of each model: (method, path under /api).
 ROUTES = {
-    "chatbot": [("GET", "/v1/models/chatbot"), ("POST", "/v1/models/chatbot:predict"),
-                ("POST", "/v2/models/chatbot/infer"), ("POST", "/chat"), ("GET", "/health")],
-    "extractor": [("GET", "/v1/models/extractor"), ("POST", "/v1/models/extractor:predict"),
-                  ("POST", "/v2/models/extractor/infer"), ("POST", "/extract-course-name/"),
-                  ("POST", "/extract-course-name")],
+    "chatbot": [
+        ("GET", "/v1/models/chatbot"),
+        ("POST", "/v1/models/chatbot:predict"),
+        ("POST", "/v2/models/chatbot/infer"),
+        ("POST", "/chat"),
+        ("GET", "/health"),
+    ],
+    "extractor": [
+        ("GET", "/v1/models/extractor"),
+        ("POST", "/v1/models/extractor:predict"),
+        ("POST", "/v2/models/extractor/infer"),
+        ("POST", "/extract-course-name/"),
+        ("POST", "/extract-course-name"),
+    ],
 }
 NOT_RESOLVED = {"error": "the model server is not available yet: its address does not resolve"}
 SECURITY_HEADERS = ("x-content-type-options", "content-security-policy", "referrer-policy", "x-frame-options")
@@ -69,10 +78,10 @@ class FakeDNS:
     def answer(self, query: bytes) -> bytes:
         labels, i = [], 12
         while query[i]:
-            labels.append(query[i + 1:i + 1 + query[i]].decode())
+            labels.append(query[i + 1 : i + 1 + query[i]].decode())
             i += query[i] + 1
-        qtype = struct.unpack("!H", query[i + 1:i + 3])[0]
-        question = query[12:i + 5]
+        qtype = struct.unpack("!H", query[i + 1 : i + 3])[0]
+        question = query[12 : i + 5]
         address = self.answers.get(".".join(labels).lower())
         records = b""
         if address and qtype == 1:  # A; a known name has no AAAA: NOERROR with no answer
@@ -135,10 +144,17 @@ def echo() -> Iterator[int]:
 
 def entrypoint_env(tmp_path: Path, **values: str | None) -> dict[str, str]:
     """The entrypoint's environment for this machine; a value of None unsets the variable."""
-    env = {**os.environ, "NGINX_BIN": shutil.which("nginx") or NGINX, "NGINX_LISTEN": f"127.0.0.1:{free_port()}",
-           "UI_ROOT": str(ROOT / "frontend"), "TRUSTED_PROXY_CIDR": "127.0.0.1/32",
-           "NGINX_TEMPLATE": str(ROOT / "frontend" / "nginx.conf"), "NGINX_RUN_DIR": str(tmp_path / "run"),
-           "NGINX_MIME_TYPES": "/etc/nginx/mime.types", "NGINX_ACCESS_LOG": "off"}
+    env = {
+        **os.environ,
+        "NGINX_BIN": shutil.which("nginx") or NGINX,
+        "NGINX_LISTEN": f"127.0.0.1:{free_port()}",
+        "UI_ROOT": str(ROOT / "frontend"),
+        "TRUSTED_PROXY_CIDR": "127.0.0.1/32",
+        "NGINX_TEMPLATE": str(ROOT / "frontend" / "nginx.conf"),
+        "NGINX_RUN_DIR": str(tmp_path / "run"),
+        "NGINX_MIME_TYPES": "/etc/nginx/mime.types",
+        "NGINX_ACCESS_LOG": "off",
+    }
     for name in ("CHATBOT_UPSTREAM", "EXTRACTOR_UPSTREAM", "NGINX_RESOLVER", "NGINX_RESOLV_CONF"):
         env.pop(name, None)
     env.update({k: v for k, v in values.items() if v is not None})
@@ -155,8 +171,11 @@ def nginx(tmp_path: Path) -> Iterator[Callable[..., tuple[str, Path]]]:
         env = entrypoint_env(tmp_path, **values)
         log = tmp_path / "nginx.log"
         with log.open("w") as stderr:
-            processes.append(subprocess.Popen([str(ROOT / "frontend" / "nginx-entrypoint.sh")], env=env,
-                                              stdout=subprocess.DEVNULL, stderr=stderr))
+            processes.append(
+                subprocess.Popen(
+                    [str(ROOT / "frontend" / "nginx-entrypoint.sh")], env=env, stdout=subprocess.DEVNULL, stderr=stderr
+                )
+            )
         url = f"http://{env['NGINX_LISTEN']}"
         deadline = time.monotonic() + 30
         while True:
@@ -182,8 +201,9 @@ def nginx(tmp_path: Path) -> Iterator[Callable[..., tuple[str, Path]]]:
 
 
 def call(url: str, method: str, path: str) -> httpx.Response:
-    return httpx.request(method, f"{url}/api{path}", timeout=20,
-                         **({"json": {"instances": ["x"]}} if method == "POST" else {}))
+    return httpx.request(
+        method, f"{url}/api{path}", timeout=20, **({"json": {"instances": ["x"]}} if method == "POST" else {})
+    )
 
 
 def assert_json(response: httpx.Response, status: int, body: dict) -> None:
@@ -206,8 +226,12 @@ def test_starts_with_unresolvable_upstreams_and_answers_json_503(nginx, dns, res
     the UI, and answer a JSON 503 on those models' routes (was: `host not found in upstream`,
     nginx exits, the pod crash-loops)."""
     server = dns(silent=resolver == "no answer")
-    url, log = nginx(CHATBOT_UPSTREAM=f"{CHATBOT_NAME}:80", EXTRACTOR_UPSTREAM=f"{EXTRACTOR_NAME}:80",
-                     NGINX_RESOLVER=server.address, NGINX_RESOLVER_TIMEOUT="1s")
+    url, log = nginx(
+        CHATBOT_UPSTREAM=f"{CHATBOT_NAME}:80",
+        EXTRACTOR_UPSTREAM=f"{EXTRACTOR_NAME}:80",
+        NGINX_RESOLVER=server.address,
+        NGINX_RESOLVER_TIMEOUT="1s",
+    )
     assert_ui_served(url)
     for routes in ROUTES.values():
         for method, path in routes:
@@ -231,8 +255,12 @@ def test_a_service_created_or_recreated_later_is_followed_without_a_reload(nginx
     started is reached, and a recreated Service's new address replaces the old one."""
     server = dns()
     # The extractor as an IP literal: reached at once, no DNS involved (how local runs work).
-    url, _ = nginx(CHATBOT_UPSTREAM=f"{CHATBOT_NAME}:{echo}", EXTRACTOR_UPSTREAM=f"127.0.0.1:{echo}",
-                   NGINX_RESOLVER=server.address, NGINX_RESOLVER_VALID="1s")
+    url, _ = nginx(
+        CHATBOT_UPSTREAM=f"{CHATBOT_NAME}:{echo}",
+        EXTRACTOR_UPSTREAM=f"127.0.0.1:{echo}",
+        NGINX_RESOLVER=server.address,
+        NGINX_RESOLVER_VALID="1s",
+    )
     assert_json(call(url, "GET", "/v1/models/chatbot"), 503, NOT_RESOLVED)
     response = httpx.get(f"{url}/api/v1/models/extractor?verbose=1", timeout=10)
     assert response.json() == {"path": "/v1/models/extractor?verbose=1"}
@@ -260,8 +288,12 @@ def test_a_model_that_is_not_deployed_has_no_route_and_the_other_works(nginx, tm
     to it, answers its routes with a JSON 404, and serves the other model (was: refused to start,
     or a route to a Service that never comes)."""
     enabled = "extractor" if disabled == "chatbot" else "chatbot"
-    url, _ = nginx(**{f"{disabled.upper()}_UPSTREAM": "" if how == "empty" else None,
-                      f"{enabled.upper()}_UPSTREAM": f"127.0.0.1:{echo}"})
+    url, _ = nginx(
+        **{
+            f"{disabled.upper()}_UPSTREAM": "" if how == "empty" else None,
+            f"{enabled.upper()}_UPSTREAM": f"127.0.0.1:{echo}",
+        }
+    )
     site = (tmp_path / "run" / "simplechat.conf").read_text()
     assert f"${disabled}_upstream" not in site and f"${enabled}_upstream" in site
     assert_ui_served(url)
@@ -276,25 +308,38 @@ def test_a_model_that_is_not_deployed_has_no_route_and_the_other_works(nginx, tm
 def run_entrypoint(tmp_path: Path, resolv_conf: str) -> subprocess.CompletedProcess:
     """The entrypoint up to nginx (NGINX_BIN=true), with this resolv.conf."""
     (tmp_path / "resolv.conf").write_text(resolv_conf)
-    env = entrypoint_env(tmp_path, NGINX_BIN="true", NGINX_RESOLV_CONF=str(tmp_path / "resolv.conf"),
-                         CHATBOT_UPSTREAM=f"{CHATBOT_NAME}:80", EXTRACTOR_UPSTREAM=f"{EXTRACTOR_NAME}:80")
-    return subprocess.run([str(ROOT / "frontend" / "nginx-entrypoint.sh")], env=env, capture_output=True,
-                          text=True, timeout=30)
+    env = entrypoint_env(
+        tmp_path,
+        NGINX_BIN="true",
+        NGINX_RESOLV_CONF=str(tmp_path / "resolv.conf"),
+        CHATBOT_UPSTREAM=f"{CHATBOT_NAME}:80",
+        EXTRACTOR_UPSTREAM=f"{EXTRACTOR_NAME}:80",
+    )
+    return subprocess.run(
+        [str(ROOT / "frontend" / "nginx-entrypoint.sh")], env=env, capture_output=True, text=True, timeout=30
+    )
 
 
 def test_the_resolver_comes_from_resolv_conf(tmp_path):
     """nginx ignores resolv.conf: the entrypoint copies the pod's DNS servers into `resolver`,
     IPv6 in brackets, a link-local one with a zone left out; valid= and resolver_timeout short."""
     install_system_deps("nginx", "envsubst")
-    result = run_entrypoint(tmp_path, "# kubelet\nsearch simplechat.svc.cluster.local svc.cluster.local\n"
-                                      "nameserver 10.96.0.10\nnameserver fd00:10:96::a\n"
-                                      "nameserver fe80::1%eth0\noptions ndots:5\n")
+    result = run_entrypoint(
+        tmp_path,
+        "# kubelet\nsearch simplechat.svc.cluster.local svc.cluster.local\n"
+        "nameserver 10.96.0.10\nnameserver fd00:10:96::a\n"
+        "nameserver fe80::1%eth0\noptions ndots:5\n",
+    )
     assert result.returncode == 0, result.stderr
     site = (tmp_path / "run" / "simplechat.conf").read_text()
     assert "    resolver 10.96.0.10 [fd00:10:96::a] valid=10s;\n" in site
     assert "    resolver_timeout 5s;\n" in site
-    checked = subprocess.run([shutil.which("nginx") or NGINX, "-e", "stderr", "-t", "-q", "-c",
-                              str(tmp_path / "run" / "nginx.conf")], capture_output=True, text=True, timeout=30)
+    checked = subprocess.run(
+        [shutil.which("nginx") or NGINX, "-e", "stderr", "-t", "-q", "-c", str(tmp_path / "run" / "nginx.conf")],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert checked.returncode == 0, checked.stderr
 
 

@@ -27,8 +27,12 @@ assert len(SLOW_BODY) < 64 * 1024
 
 
 def predict(url: str, body: str = '{"instances":["I loved Organic Chemistry"]}', timeout: float = 60) -> httpx.Response:
-    return httpx.post(f"{url}/api/v1/models/extractor:predict", content=body, timeout=timeout,
-                      headers={"content-type": "application/json"})
+    return httpx.post(
+        f"{url}/api/v1/models/extractor:predict",
+        content=body,
+        timeout=timeout,
+        headers={"content-type": "application/json"},
+    )
 
 
 def assert_json_502(response: httpx.Response) -> None:
@@ -53,15 +57,25 @@ def nginx_in(tmp_path: Path):
     def start(chatbot_port: int, extractor_port: int) -> tuple[str, Path]:
         port = free_port()
         log = tmp_path / "nginx.log"
-        env = {**os.environ, "NGINX_BIN": shutil.which("nginx") or "/usr/sbin/nginx",
-               "NGINX_LISTEN": f"127.0.0.1:{port}", "UI_ROOT": str(ROOT / "frontend"),
-               "CHATBOT_UPSTREAM": f"127.0.0.1:{chatbot_port}", "EXTRACTOR_UPSTREAM": f"127.0.0.1:{extractor_port}",
-               "TRUSTED_PROXY_CIDR": "127.0.0.1/32", "NGINX_TEMPLATE": str(ROOT / "frontend" / "nginx.conf"),
-               "NGINX_RUN_DIR": str(tmp_path / "run"), "NGINX_MIME_TYPES": "/etc/nginx/mime.types",
-               "NGINX_ACCESS_LOG": "off"}
+        env = {
+            **os.environ,
+            "NGINX_BIN": shutil.which("nginx") or "/usr/sbin/nginx",
+            "NGINX_LISTEN": f"127.0.0.1:{port}",
+            "UI_ROOT": str(ROOT / "frontend"),
+            "CHATBOT_UPSTREAM": f"127.0.0.1:{chatbot_port}",
+            "EXTRACTOR_UPSTREAM": f"127.0.0.1:{extractor_port}",
+            "TRUSTED_PROXY_CIDR": "127.0.0.1/32",
+            "NGINX_TEMPLATE": str(ROOT / "frontend" / "nginx.conf"),
+            "NGINX_RUN_DIR": str(tmp_path / "run"),
+            "NGINX_MIME_TYPES": "/etc/nginx/mime.types",
+            "NGINX_ACCESS_LOG": "off",
+        }
         with log.open("w") as stderr:  # error_log stderr: nginx's reasons land in the file
-            processes.append(subprocess.Popen([str(ROOT / "frontend" / "nginx-entrypoint.sh")], env=env,
-                                              stdout=subprocess.DEVNULL, stderr=stderr))
+            processes.append(
+                subprocess.Popen(
+                    [str(ROOT / "frontend" / "nginx-entrypoint.sh")], env=env, stdout=subprocess.DEVNULL, stderr=stderr
+                )
+            )
         url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 30
         while True:
@@ -122,8 +136,9 @@ def test_kill_9_gives_fast_json_502s_and_nginx_recovers_without_reload(extractor
         # While it is down: every request is a fast JSON 502 (V1 predict, readiness, tutorial route).
         down = []
         for send in [lambda: predict(url, timeout=10)] * 4 + [
-                lambda: httpx.get(f"{url}/api/v1/models/extractor", timeout=10),
-                lambda: httpx.post(f"{url}/api/extract-course-name/", json={"text": "CS 101"}, timeout=10)]:
+            lambda: httpx.get(f"{url}/api/v1/models/extractor", timeout=10),
+            lambda: httpx.post(f"{url}/api/extract-course-name/", json={"text": "CS 101"}, timeout=10),
+        ]:
             response, seconds = timed(send)
             assert_json_502(response)
             down.append(seconds)
@@ -159,10 +174,12 @@ def test_kill_9_gives_fast_json_502s_and_nginx_recovers_without_reload(extractor
         response = predict(url)
         assert response.status_code == 200, response.text
         assert [c["text"] for c in response.json()["predictions"][0]["courses"]] == ["Organic Chemistry"]
-        print(f"\nin-flight 502 after kill: {in_flight_seconds * 1000:.0f} ms; down 502s: "
-              f"{', '.join(f'{s * 1000:.0f}' for s in down)} ms; during reload: max "
-              f"{max(loading, default=0) * 1000:.0f} ms over {len(loading)}; back through nginx "
-              f"{recovered:.1f} s after the restart")
+        print(
+            f"\nin-flight 502 after kill: {in_flight_seconds * 1000:.0f} ms; down 502s: "
+            f"{', '.join(f'{s * 1000:.0f}' for s in down)} ms; during reload: max "
+            f"{max(loading, default=0) * 1000:.0f} ms over {len(loading)}; back through nginx "
+            f"{recovered:.1f} s after the restart"
+        )
     finally:
         predictor.stop()
         if restarted is not None:

@@ -29,10 +29,22 @@ def predictor_pid(port: int) -> int:
 def test_one_ready_line_and_a_crashed_predictor_comes_back(extractor_dir, chatbot_dir):
     install_system_deps("nginx", "envsubst")
     port, chatbot_port, extractor_port = free_port(), free_port(), free_port()
-    env = {**os.environ, "PORT": str(port), "CHATBOT_PORT": str(chatbot_port), "EXTRACTOR_PORT": str(extractor_port),
-           "MODELS": str(MODELS), "PYTHON": sys.executable}
-    process = subprocess.Popen([str(ROOT / "scripts" / "run-nginx.sh")], cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True)
+    env = {
+        **os.environ,
+        "PORT": str(port),
+        "CHATBOT_PORT": str(chatbot_port),
+        "EXTRACTOR_PORT": str(extractor_port),
+        "MODELS": str(MODELS),
+        "PYTHON": sys.executable,
+    }
+    process = subprocess.Popen(
+        [str(ROOT / "scripts" / "run-nginx.sh")],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     lines: list[str] = []
     reader = threading.Thread(target=lambda: lines.extend(process.stdout), daemon=True)
     reader.start()

@@ -13,8 +13,10 @@ import time
 
 import aiohttp
 
-TEXT = ("Last semester my roommate and I both signed up for Linear Algebra because the lectures were long "
-        "but the weekly problem sets really helped.")
+TEXT = (
+    "Last semester my roommate and I both signed up for Linear Algebra because the lectures were long "
+    "but the weekly problem sets really helped."
+)
 BODY = {"instances": [{"text": TEXT}]}
 
 
@@ -47,9 +49,14 @@ async def open_loop(url: str, rate: float, seconds: float) -> list[dict]:
         try:
             async with session.post(url, json=BODY) as response:
                 body = await response.json(content_type=None)
-                results.append({"status": response.status, "seconds": time.perf_counter() - started,
-                                "retry_after": response.headers.get("Retry-After"),
-                                "error": body.get("error") if isinstance(body, dict) else None})
+                results.append(
+                    {
+                        "status": response.status,
+                        "seconds": time.perf_counter() - started,
+                        "retry_after": response.headers.get("Retry-After"),
+                        "error": body.get("error") if isinstance(body, dict) else None,
+                    }
+                )
         except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
             results.append({"status": None, "seconds": time.perf_counter() - started, "error": repr(exc)})
 

@@ -19,8 +19,11 @@ BAD = [
     ("post", "/v1/models/extractor:predict", {"content": b'{"instances": ["\xff"]}'}),
     ("post", "/v1/models/nope:predict", {"json": {"instances": ["x"]}}),
     ("post", "/v2/models/extractor/infer", {"json": {"inputs": []}}),
-    ("post", "/v2/models/extractor/infer", {"content": b"\x00",
-                                            "headers": {"content-type": "application/octet-stream"}}),
+    (
+        "post",
+        "/v2/models/extractor/infer",
+        {"content": b"\x00", "headers": {"content-type": "application/octet-stream"}},
+    ),
     ("post", "/extract-course-name/", {"json": {"txt": "x"}}),
     ("post", "/v1/models/extractor:explain", {"json": {}}),
 ]
@@ -31,9 +34,22 @@ def test_fifty_invalid_requests_leave_no_traceback(extractor_dir, tmp_path):
     port = free_port()
     with log.open("w") as sink:
         process = subprocess.Popen(
-            [sys.executable, "-m", "predictors.extractor", "--model_dir", str(extractor_dir), "--host", "127.0.0.1",
-             "--http_port", str(port)], cwd=ROOT, stdout=sink, stderr=subprocess.STDOUT,
-            env={**os.environ, "HF_HUB_OFFLINE": "1"})
+            [
+                sys.executable,
+                "-m",
+                "predictors.extractor",
+                "--model_dir",
+                str(extractor_dir),
+                "--host",
+                "127.0.0.1",
+                "--http_port",
+                str(port),
+            ],
+            cwd=ROOT,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "HF_HUB_OFFLINE": "1"},
+        )
     predictor = Predictor(process, f"http://127.0.0.1:{port}", "extractor")
     try:
         predictor.wait_ready()

@@ -44,8 +44,12 @@ def test_a_request_past_its_deadline_gets_a_json_504_and_the_server_stays_health
     assert response.status_code == 200
     assert [c["text"] for c in response.json()["predictions"][0]["courses"]] == ["Organic Chemistry"]
     recovered_in = time.monotonic() - started
-    record("deadline", request_timeout_s=TIMEOUT_S, answered_504_in_s=round(answered_in, 2),
-           served_again_after_s=round(recovered_in, 1))
+    record(
+        "deadline",
+        request_timeout_s=TIMEOUT_S,
+        answered_504_in_s=round(answered_in, 2),
+        served_again_after_s=round(recovered_in, 1),
+    )
 
 
 def test_a_request_that_timed_out_while_queued_never_runs(extractor):

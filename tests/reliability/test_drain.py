@@ -70,8 +70,14 @@ def test_sigterm_drains_in_flight_requests_refuses_new_ones_and_exits_0(extracto
     assert [status for status, _ in results] == [200] * IN_FLIGHT
     assert all(len(predictions) == 24 and predictions[0]["courses"] for _, predictions in results)
     assert exit_code == 0
-    record("drain", in_flight=IN_FLIGHT, still_running_at_sigterm=still_running, completed_200=len(results),
-           exit_code=exit_code, drained_in_s=round(drained_in, 1))
+    record(
+        "drain",
+        in_flight=IN_FLIGHT,
+        still_running_at_sigterm=still_running,
+        completed_200=len(results),
+        exit_code=exit_code,
+        drained_in_s=round(drained_in, 1),
+    )
 
 
 @pytest.mark.parametrize("delay_s", [0.0, 0.3, 0.6])

@@ -15,23 +15,40 @@ from tests.reliability.figures import record
 EXAMPLES = 150  # per route and pass
 MEMORY_SLACK_MB = 40  # allocator noise; a leak of even 1 kB per request over the pass would show
 
-scalars = (st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats(allow_nan=False)
-           | st.text(max_size=30))
-json_values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=4)
-                           | st.dictionaries(st.text(max_size=8), inner, max_size=4), max_leaves=12)
+scalars = st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats(allow_nan=False) | st.text(max_size=30)
+json_values = st.recursive(
+    scalars,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=12,
+)
 huge_text = st.builds(lambda char, n: char * n, st.characters(), st.integers(1900, 120_000))
 texts = st.text(max_size=60) | huge_text | st.just("") | st.just("I loved Organic Chemistry")
 instance_lists = st.lists(texts | st.fixed_dictionaries({"text": texts | json_values}) | json_values, max_size=70)
-chat_instances = st.lists(st.fixed_dictionaries(
-    {"message": texts | json_values},
-    optional={"history": st.lists(texts, max_size=3) | json_values,
-              "max_new_tokens": st.integers(-5, 300) | json_values, "temperature": json_values,
-              "top_p": json_values, "do_sample": json_values, "surprise": json_values}), max_size=3)
-v2_inputs = st.lists(st.fixed_dictionaries({
-    "name": st.sampled_from(["text", "message", "input-0"]) | st.text(max_size=8),
-    "shape": st.lists(st.integers(-2, 70), max_size=3),
-    "datatype": st.sampled_from(["BYTES", "FP32", "INT64", "BOOL"]) | st.text(max_size=5),
-    "data": st.lists(texts | json_values, max_size=5) | json_values}), max_size=3)
+chat_instances = st.lists(
+    st.fixed_dictionaries(
+        {"message": texts | json_values},
+        optional={
+            "history": st.lists(texts, max_size=3) | json_values,
+            "max_new_tokens": st.integers(-5, 300) | json_values,
+            "temperature": json_values,
+            "top_p": json_values,
+            "do_sample": json_values,
+            "surprise": json_values,
+        },
+    ),
+    max_size=3,
+)
+v2_inputs = st.lists(
+    st.fixed_dictionaries(
+        {
+            "name": st.sampled_from(["text", "message", "input-0"]) | st.text(max_size=8),
+            "shape": st.lists(st.integers(-2, 70), max_size=3),
+            "datatype": st.sampled_from(["BYTES", "FP32", "INT64", "BOOL"]) | st.text(max_size=5),
+            "data": st.lists(texts | json_values, max_size=5) | json_values,
+        }
+    ),
+    max_size=3,
+)
 
 
 def body(shapes: st.SearchStrategy) -> st.SearchStrategy[tuple[bytes, str | None]]:
@@ -45,8 +62,9 @@ def body(shapes: st.SearchStrategy) -> st.SearchStrategy[tuple[bytes, str | None
 def fuzz_route(client: httpx.Client, path: str, shapes: st.SearchStrategy, seen: list[int]) -> None:
     """EXAMPLES derandomized bodies (the same ones on every call) to POST `path`."""
 
-    @settings(max_examples=EXAMPLES, derandomize=True, database=None, deadline=None,
-              suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=EXAMPLES, derandomize=True, database=None, deadline=None, suppress_health_check=list(HealthCheck)
+    )
     @given(body(shapes))
     def case(sent: tuple[bytes, str | None]) -> None:
         payload, content_type = sent
@@ -80,16 +98,20 @@ def fuzz_server(predictor, routes: dict[str, st.SearchStrategy], gets: list[str]
             passes.append(rss_mb(predictor.process.pid))
     growth = passes[1] - passes[0]
     assert growth < MEMORY_SLACK_MB, f"RSS grew {growth:.0f} MB over a repeat of the same {len(statuses) // 2} requests"
-    return {"cases": len(statuses), "statuses": sorted(set(statuses)), "rss_mb": [round(m) for m in passes],
-            "rss_growth_mb": round(growth, 1)}
-
+    return {
+        "cases": len(statuses),
+        "statuses": sorted(set(statuses)),
+        "rss_mb": [round(m) for m in passes],
+        "rss_growth_mb": round(growth, 1),
+    }
 
 
 def test_fuzz_every_extractor_route(extractor):
     routes = {
         "/v1/models/extractor:predict": st.fixed_dictionaries({"instances": instance_lists | json_values}),
-        "/v2/models/extractor/infer": st.fixed_dictionaries({"inputs": v2_inputs | json_values},
-                                                            optional={"id": json_values}),
+        "/v2/models/extractor/infer": st.fixed_dictionaries(
+            {"inputs": v2_inputs | json_values}, optional={"id": json_values}
+        ),
         "/extract-course-name/": st.fixed_dictionaries({"text": texts | json_values}, optional={"x": json_values}),
         "/v1/models/nonexistent:predict": st.fixed_dictionaries({"instances": instance_lists}),
     }
@@ -100,10 +122,12 @@ def test_fuzz_every_extractor_route(extractor):
 def test_fuzz_every_chatbot_route(chatbot):
     routes = {
         "/v1/models/chatbot:predict": st.fixed_dictionaries({"instances": chat_instances | json_values}),
-        "/v2/models/chatbot/infer": st.fixed_dictionaries({"inputs": v2_inputs | json_values},
-                                                          optional={"id": json_values, "parameters": json_values}),
-        "/chat": st.fixed_dictionaries({"message": texts | json_values},
-                                       optional={"history": json_values, "max_length": json_values}),
+        "/v2/models/chatbot/infer": st.fixed_dictionaries(
+            {"inputs": v2_inputs | json_values}, optional={"id": json_values, "parameters": json_values}
+        ),
+        "/chat": st.fixed_dictionaries(
+            {"message": texts | json_values}, optional={"history": json_values, "max_length": json_values}
+        ),
     }
     figures = fuzz_server(chatbot, routes, ["/", "/health", "/v1/models/chatbot"])
     record("fuzz_chatbot", **figures)
@@ -111,17 +135,25 @@ def test_fuzz_every_chatbot_route(chatbot):
 
 def test_routes_that_cannot_work_here_are_404_and_undocumented(extractor):
     with httpx.Client(base_url=extractor.url, timeout=10) as client:
-        for method, path in (("POST", "/v2/repository/models/extractor/unload"),
-                             ("POST", "/v2/repository/models/extractor/load"),
-                             ("GET", "/v2/models/extractor/versions/1/ready"),
-                             ("POST", "/v1/models/extractor:explain")):
+        for method, path in (
+            ("POST", "/v2/repository/models/extractor/unload"),
+            ("POST", "/v2/repository/models/extractor/load"),
+            ("GET", "/v2/models/extractor/versions/1/ready"),
+            ("POST", "/v1/models/extractor:explain"),
+        ):
             response = client.request(method, path, json={"instances": ["x"]})
             assert response.status_code == 404 and "not served" in response.json()["error"], path
         # unload did nothing: the model still answers
-        assert client.post("/v1/models/extractor:predict", json={"instances": ["I loved Organic Chemistry"]}
-                           ).json()["predictions"][0]["courses"][0]["text"] == "Organic Chemistry"
-        infer = client.post("/v2/models/extractor/infer?model_version=3",
-                            json={"inputs": [{"name": "text", "shape": [1], "datatype": "BYTES", "data": ["x"]}]})
+        assert (
+            client.post("/v1/models/extractor:predict", json={"instances": ["I loved Organic Chemistry"]}).json()[
+                "predictions"
+            ][0]["courses"][0]["text"]
+            == "Organic Chemistry"
+        )
+        infer = client.post(
+            "/v2/models/extractor/infer?model_version=3",
+            json={"inputs": [{"name": "text", "shape": [1], "datatype": "BYTES", "data": ["x"]}]},
+        )
         assert infer.status_code == 404
         paths = client.get("/openapi.json").json()["paths"]
         assert not [p for p in paths if "repository" in p or "versions" in p or "explain" in p]

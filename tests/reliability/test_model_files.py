@@ -38,8 +38,11 @@ def serve_once(model_dir: Path) -> tuple[int | None, str]:
     predictor = start_predictor("predictors.extractor", "extractor", model_dir)
     try:
         predictor.wait_ready(timeout=120)
-        response = httpx.post(f"{predictor.url}/v1/models/extractor:predict",
-                              json={"instances": ["I loved Organic Chemistry"]}, timeout=30)
+        response = httpx.post(
+            f"{predictor.url}/v1/models/extractor:predict",
+            json={"instances": ["I loved Organic Chemistry"]},
+            timeout=30,
+        )
         return response.status_code, ""
     except RuntimeError as exc:  # exited
         return None, str(exc)
@@ -58,9 +61,11 @@ def test_a_planted_pickle_beside_safetensors_is_never_loaded(model_copy: Path, t
 
 def test_remote_code_named_by_the_config_never_runs(model_copy: Path, tmp_path: Path):
     marker = tmp_path / "remote-code-ran"
-    (model_copy / "evil.py").write_text(f"open({str(marker)!r}, 'w').close()\n"
-                                        "from transformers import BertConfig as EvilConfig\n"
-                                        "from transformers import BertForTokenClassification as EvilModel\n")
+    (model_copy / "evil.py").write_text(
+        f"open({str(marker)!r}, 'w').close()\n"
+        "from transformers import BertConfig as EvilConfig\n"
+        "from transformers import BertForTokenClassification as EvilModel\n"
+    )
     config = json.loads((model_copy / "config.json").read_text())
     config["auto_map"] = {"AutoConfig": "evil.EvilConfig", "AutoModelForTokenClassification": "evil.EvilModel"}
     (model_copy / "config.json").write_text(json.dumps(config))
@@ -72,9 +77,21 @@ def test_remote_code_named_by_the_config_never_runs(model_copy: Path, tmp_path: 
 def test_corrupt_safetensors_exit_nonzero_with_a_one_line_reason(model_copy: Path):
     (model_copy / "model.safetensors").write_bytes(b"\x00" * 64)
     result = subprocess.run(
-        [sys.executable, "-m", "predictors.extractor", "--model_dir", str(model_copy),
-         "--host", "127.0.0.1", "--http_port", "0"],
-        cwd=ROOT, capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "predictors.extractor",
+            "--model_dir",
+            str(model_copy),
+            "--host",
+            "127.0.0.1",
+            "--http_port",
+            "0",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode != 0
     failure = [line for line in result.stderr.splitlines() if "model load failed" in line]
@@ -83,6 +100,9 @@ def test_corrupt_safetensors_exit_nonzero_with_a_one_line_reason(model_copy: Pat
 
 
 def test_the_code_never_asks_for_remote_code():
-    offenders = [str(p.relative_to(ROOT)) for p in (ROOT / "predictors").rglob("*.py")
-                 if "trust_remote_code=True" in p.read_text()]
+    offenders = [
+        str(p.relative_to(ROOT))
+        for p in (ROOT / "predictors").rglob("*.py")
+        if "trust_remote_code=True" in p.read_text()
+    ]
     assert offenders == []

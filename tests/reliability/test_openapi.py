@@ -23,9 +23,25 @@ def schemathesis_run(base_url: str, config: Path | None, workdir: Path) -> subpr
     assert cli, "schemathesis is a dev dependency (pyproject.toml)"
     options = ["--config-file", str(config)] if config else []
     return subprocess.run(
-        [cli, *options, "run", f"{base_url}/openapi.json", "--checks", "not_a_server_error",
-         "--max-examples", str(EXAMPLES), "--generation-deterministic", "--request-timeout", "60", "--no-color"],
-        capture_output=True, text=True, timeout=600, cwd=workdir)  # its cache dir goes there
+        [
+            cli,
+            *options,
+            "run",
+            f"{base_url}/openapi.json",
+            "--checks",
+            "not_a_server_error",
+            "--max-examples",
+            str(EXAMPLES),
+            "--generation-deterministic",
+            "--request-timeout",
+            "60",
+            "--no-color",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=workdir,
+    )  # its cache dir goes there
 
 
 def check(predictor, name: str, tmp_path: Path) -> None:

@@ -43,8 +43,14 @@ def test_four_times_capacity_gets_only_200s_and_fast_503s_then_recovers(extracto
     rate = OVERLOAD_FACTOR * capacity
 
     steal_before = cpu_steal_ticks()
-    load = subprocess.run([sys.executable, "-m", "tests.reliability.load", url, str(rate), str(OVERLOAD_SECONDS)],
-                          cwd=ROOT, capture_output=True, text=True, timeout=OVERLOAD_SECONDS + 120, check=True)
+    load = subprocess.run(
+        [sys.executable, "-m", "tests.reliability.load", url, str(rate), str(OVERLOAD_SECONDS)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=OVERLOAD_SECONDS + 120,
+        check=True,
+    )
     results = json.loads(load.stdout)
     steal, ticks = (after - before for after, before in zip(cpu_steal_ticks(), steal_before, strict=True))
     steal_pct = round(100 * steal / ticks, 1) if ticks else 0.0  # a VM's stalls show up in the p99
@@ -61,17 +67,25 @@ def test_four_times_capacity_gets_only_200s_and_fast_503s_then_recovers(extracto
     # the length of the overload (no pile-up), and stays far below the 30 s request deadline
     served_p99 = p99([r["seconds"] for r in served])
     quarter = len(served) // 4
-    early = statistics.median(r["seconds"] for r in served[quarter:2 * quarter])
-    late = statistics.median(r["seconds"] for r in served[3 * quarter:])
+    early = statistics.median(r["seconds"] for r in served[quarter : 2 * quarter])
+    late = statistics.median(r["seconds"] for r in served[3 * quarter :])
     assert late < 1.5 * early + 0.2, f"admitted latency grew from {early:.2f} s to {late:.2f} s"
     assert served_p99 < 10
 
     after = asyncio.run(closed_loop(url, 1, 3))
     assert statistics.median(after) < 1.5 * statistics.median(before) + 0.01
-    record("overload", capacity_req_s=round(capacity, 1), offered_req_s=round(rate, 1),
-           seconds=OVERLOAD_SECONDS, requests=len(results), served=len(served), rejected_503=len(rejected),
-           rejection_p99_ms=round(rejection_p99 * 1000, 1), host_cpu_steal_pct=steal_pct,
-           served_p99_ms=round(served_p99 * 1000),
-           served_p50_early_late_ms=[round(early * 1000), round(late * 1000)],
-           p50_before_ms=round(statistics.median(before) * 1000, 1),
-           p50_after_ms=round(statistics.median(after) * 1000, 1))
+    record(
+        "overload",
+        capacity_req_s=round(capacity, 1),
+        offered_req_s=round(rate, 1),
+        seconds=OVERLOAD_SECONDS,
+        requests=len(results),
+        served=len(served),
+        rejected_503=len(rejected),
+        rejection_p99_ms=round(rejection_p99 * 1000, 1),
+        host_cpu_steal_pct=steal_pct,
+        served_p99_ms=round(served_p99 * 1000),
+        served_p50_early_late_ms=[round(early * 1000), round(late * 1000)],
+        p50_before_ms=round(statistics.median(before) * 1000, 1),
+        p50_after_ms=round(statistics.median(after) * 1000, 1),
+    )

@@ -12,9 +12,24 @@ import time
 import httpx
 
 model_dir, port = sys.argv[1], 8080
-server = subprocess.Popen([sys.executable, "-m", "predictors.extractor", "--ray", "--model_dir", model_dir,
-                           "--host", "127.0.0.1", "--http_port", str(port), "--num_cpus", "1"],
-                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+server = subprocess.Popen(
+    [
+        sys.executable,
+        "-m",
+        "predictors.extractor",
+        "--ray",
+        "--model_dir",
+        model_dir,
+        "--host",
+        "127.0.0.1",
+        "--http_port",
+        str(port),
+        "--num_cpus",
+        "1",
+    ],
+    stdout=subprocess.DEVNULL,
+    stderr=subprocess.DEVNULL,
+)
 url = f"http://127.0.0.1:{port}"
 report: dict = {}
 try:
@@ -30,8 +45,11 @@ try:
             pass
         time.sleep(0.5)
     if "seconds_to_ready" in report:
-        v1 = httpx.post(f"{url}/v1/models/extractor:predict", timeout=60,
-                        content=b'{"instances":["I loved Organic Chemistry", {"text": "Linear Algebra is hard"}]}')
+        v1 = httpx.post(
+            f"{url}/v1/models/extractor:predict",
+            timeout=60,
+            content=b'{"instances":["I loved Organic Chemistry", {"text": "Linear Algebra is hard"}]}',
+        )
         report["v1"] = [v1.status_code, v1.json()]
         bad = httpx.post(f"{url}/v1/models/extractor:predict", json={"instances": [""]}, timeout=60)
         report["bad"] = [bad.status_code, bad.json()]

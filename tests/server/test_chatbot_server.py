@@ -17,8 +17,7 @@ from training.chatbot.corpus import sentences, training_dialogues
 
 
 def predict(chatbot, *instances, timeout=120) -> httpx.Response:
-    return httpx.post(f"{chatbot.url}/v1/models/chatbot:predict", json={"instances": list(instances)},
-                      timeout=timeout)
+    return httpx.post(f"{chatbot.url}/v1/models/chatbot:predict", json={"instances": list(instances)}, timeout=timeout)
 
 
 def replies(chatbot, *instances) -> list[str]:
@@ -65,8 +64,12 @@ def test_greedy_is_reproducible_and_the_server_keeps_no_state(chatbot):
 
 
 def test_batched_greedy_equals_single_requests(chatbot):
-    instances = [{"message": "Hello"}, {"message": "What is your favorite book?", "history": ["Hi", "Hello"]},
-                 {"message": "Who are you?"}, {"message": "Do you like football?"}]
+    instances = [
+        {"message": "Hello"},
+        {"message": "What is your favorite book?", "history": ["Hi", "Hello"]},
+        {"message": "Who are you?"},
+        {"message": "Do you like football?"},
+    ]
     assert replies(chatbot, *instances) == [replies(chatbot, i)[0] for i in instances]
 
 
@@ -84,8 +87,13 @@ def test_concurrent_requests_with_mixed_settings_each_get_their_own_reply(chatbo
 
 def test_mixed_settings_in_one_request(chatbot):
     greedy = {"message": "How are you doing?"}
-    sampled = {"message": "How are you doing?", "do_sample": True, "temperature": 0.7, "top_p": 0.9,
-               "max_new_tokens": 10}
+    sampled = {
+        "message": "How are you doing?",
+        "do_sample": True,
+        "temperature": 0.7,
+        "top_p": 0.9,
+        "max_new_tokens": 10,
+    }
     short = {"message": "Tell me a joke", "max_new_tokens": 1}
     out = replies(chatbot, greedy, sampled, short)
     assert out[0] == replies(chatbot, greedy)[0]
@@ -114,13 +122,16 @@ def test_a_message_too_long_for_the_context_is_a_400(chatbot):
     assert "tokens" in response.json()["error"]
 
 
-@pytest.mark.parametrize(("instance", "field"), [
-    ({"message": ""}, "message is empty"),
-    ({"message": "hi", "max_new_tokens": 300}, "max_new_tokens"),
-    ({"message": "hi", "temperature": 0}, "temperature"),
-    ({"message": "hi", "top_p": 2}, "top_p"),
-    ({"message": ["hi"]}, "message"),
-])
+@pytest.mark.parametrize(
+    ("instance", "field"),
+    [
+        ({"message": ""}, "message is empty"),
+        ({"message": "hi", "max_new_tokens": 300}, "max_new_tokens"),
+        ({"message": "hi", "temperature": 0}, "temperature"),
+        ({"message": "hi", "top_p": 2}, "top_p"),
+        ({"message": ["hi"]}, "message"),
+    ],
+)
 def test_bad_instances_are_400(chatbot, instance, field):
     response = predict(chatbot, instance)
     assert response.status_code == 400, response.text
@@ -129,15 +140,20 @@ def test_bad_instances_are_400(chatbot, instance, field):
 
 @pytest.mark.parametrize("body", [b"nope", b'{"instances": {}}', b'{"inputs": []}', b'{"instances": []}'])
 def test_bad_bodies_are_400(chatbot, body):
-    response = httpx.post(f"{chatbot.url}/v1/models/chatbot:predict", content=body,
-                          headers={"content-type": "application/x-www-form-urlencoded"})
+    response = httpx.post(
+        f"{chatbot.url}/v1/models/chatbot:predict",
+        content=body,
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
     assert response.status_code == 400, response.text
     assert response.json()["error"]
 
 
 def test_v2_infer(chatbot):
-    body = {"id": "conv-1", "inputs": [{"name": "message", "shape": [2], "datatype": "BYTES",
-                                        "data": ["Hello", "how are you?"]}]}
+    body = {
+        "id": "conv-1",
+        "inputs": [{"name": "message", "shape": [2], "datatype": "BYTES", "data": ["Hello", "how are you?"]}],
+    }
     response = httpx.post(f"{chatbot.url}/v2/models/chatbot/infer", json=body, timeout=120)
     assert response.status_code == 200, response.text
     result = response.json()
@@ -160,14 +176,16 @@ def test_seed_routes(chatbot):
     assert first.status_code == 200, first.text
     data = first.json()
     assert data["response"].strip()
-    follow = httpx.post(f"{chatbot.url}/chat", json={"message": "how are you?", "history": data["history"]},
-                        timeout=120).json()
+    follow = httpx.post(
+        f"{chatbot.url}/chat", json={"message": "how are you?", "history": data["history"]}, timeout=120
+    ).json()
     assert follow["response"].strip()
     assert follow["history"] == [*data["history"], "how are you?", follow["response"]]
 
 
-@pytest.mark.parametrize("body", [{}, {"message": ""}, {"message": "hi", "max_length": 0},
-                                  {"message": "hi", "max_length": "long"}])
+@pytest.mark.parametrize(
+    "body", [{}, {"message": ""}, {"message": "hi", "max_length": 0}, {"message": "hi", "max_length": "long"}]
+)
 def test_seed_chat_errors_are_http_errors(chatbot, body):
     response = httpx.post(f"{chatbot.url}/chat", json=body)
     assert response.status_code == 400, response.text
@@ -198,8 +216,16 @@ def test_readiness_carries_the_model_card(chatbot, chatbot_dir):
 def test_health_answers_during_generation(chatbot_dir):
     # A hot sampling temperature keeps EOS unlikely, so every reply runs long: tens of seconds of
     # work on 2 cores (more on a busy machine), hence a server of its own with a long deadline.
-    batch = [{"message": f"Tell me about topic {i}", "max_new_tokens": 200, "history": ["hi"] * 20,
-              "do_sample": True, "temperature": 5.0} for i in range(48)]
+    batch = [
+        {
+            "message": f"Tell me about topic {i}",
+            "max_new_tokens": 200,
+            "history": ["hi"] * 20,
+            "do_sample": True,
+            "temperature": 5.0,
+        }
+        for i in range(48)
+    ]
     server = running_with("predictors.chatbot", "chatbot", chatbot_dir, "--request_timeout_s", "600")
     predictor = next(server)
     try:
@@ -211,7 +237,11 @@ def test_health_answers_during_generation(chatbot_dir):
 def test_terminal_chat(chatbot_dir):
     result = subprocess.run(
         [sys.executable, "-m", "predictors.chatbot.repl", "--model_dir", str(chatbot_dir), "--device", "cpu"],
-        input="how are you?\nquit\n", capture_output=True, text=True, timeout=120, cwd=ROOT,
+        input="how are you?\nquit\n",
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
     )
     assert result.returncode == 0, result.stderr
     assert "Type 'quit' to exit" in result.stdout
@@ -220,9 +250,21 @@ def test_terminal_chat(chatbot_dir):
 
 
 def test_missing_model_dir_fails_fast(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "predictors.chatbot", "--model_dir", str(tmp_path / "x"),
-                             "--host", "127.0.0.1", "--http_port", "0"],
-                            capture_output=True, text=True, timeout=60, cwd=ROOT)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "predictors.chatbot",
+            "--model_dir",
+            str(tmp_path / "x"),
+            "--host",
+            "127.0.0.1",
+            "--http_port",
+            "0",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+    )
     assert result.returncode != 0 and "does not exist" in result.stderr
-
-

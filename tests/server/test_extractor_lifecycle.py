@@ -13,13 +13,18 @@ from predictors.extractor.model import CourseExtractor
 from tests.conftest import ROOT
 
 
-@pytest.mark.parametrize(("setup", "reason"), [
-    (lambda d: None, "does not exist"),
-    (lambda d: d.mkdir(), "no config.json"),
-    (lambda d: (d.mkdir(), (d / "config.json").write_text("{oops")), "config.json is unreadable"),
-    (lambda d: (d.mkdir(), (d / "config.json").write_text("{}"), (d / "pytorch_model.bin").write_bytes(b"x")),
-     "only pickle weights"),
-])
+@pytest.mark.parametrize(
+    ("setup", "reason"),
+    [
+        (lambda d: None, "does not exist"),
+        (lambda d: d.mkdir(), "no config.json"),
+        (lambda d: (d.mkdir(), (d / "config.json").write_text("{oops")), "config.json is unreadable"),
+        (
+            lambda d: (d.mkdir(), (d / "config.json").write_text("{}"), (d / "pytorch_model.bin").write_bytes(b"x")),
+            "only pickle weights",
+        ),
+    ],
+)
 def test_bad_model_dir_exits_nonzero_with_one_line_reason(tmp_path, setup, reason, capsys):
     from predictors.extractor.__main__ import main
 
@@ -33,9 +38,21 @@ def test_bad_model_dir_exits_nonzero_with_one_line_reason(tmp_path, setup, reaso
 
 def test_the_command_fails_fast_on_a_missing_model_dir(tmp_path):
     result = subprocess.run(
-        [sys.executable, "-m", "predictors.extractor", "--model_dir", str(tmp_path / "missing"),
-         "--host", "127.0.0.1", "--http_port", "0"],
-        cwd=ROOT, capture_output=True, text=True, timeout=60,
+        [
+            sys.executable,
+            "-m",
+            "predictors.extractor",
+            "--model_dir",
+            str(tmp_path / "missing"),
+            "--host",
+            "127.0.0.1",
+            "--http_port",
+            "0",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()

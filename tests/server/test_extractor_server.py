@@ -28,23 +28,30 @@ def test_v1_finds_exactly_the_two_courses_with_exact_offsets(extractor):
         ("Linear Algebra", 66, 80),
     ]
     for course in courses:
-        assert SENTENCE[course["start"]:course["end"]] == course["text"]
+        assert SENTENCE[course["start"] : course["end"]] == course["text"]
         assert 0.5 < course["score"] <= 1.0
 
 
 def test_body_without_json_content_type_is_accepted(extractor):
     # What a bare `curl -d '{...}'` sends: application/x-www-form-urlencoded.
-    response = httpx.post(f"{extractor.url}/v1/models/extractor:predict",
-                          content=json.dumps({"instances": [SENTENCE]}),
-                          headers={"content-type": "application/x-www-form-urlencoded"})
+    response = httpx.post(
+        f"{extractor.url}/v1/models/extractor:predict",
+        content=json.dumps({"instances": [SENTENCE]}),
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
     assert response.status_code == 200, response.text
     assert [c["text"] for c in response.json()["predictions"][0]["courses"]] == [
-        "Introduction to Artificial Intelligence", "Linear Algebra"]
+        "Introduction to Artificial Intelligence",
+        "Linear Algebra",
+    ]
 
 
 def test_invalid_json_without_content_type_is_a_400(extractor):
-    response = httpx.post(f"{extractor.url}/v1/models/extractor:predict", content=b"{not json",
-                          headers={"content-type": "application/x-www-form-urlencoded"})
+    response = httpx.post(
+        f"{extractor.url}/v1/models/extractor:predict",
+        content=b"{not json",
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
     assert response.status_code == 400
     assert "not valid JSON" in response.json()["error"]
 
@@ -65,12 +72,14 @@ def test_long_text_beyond_one_window_finds_courses_at_both_ends(extractor):
     courses = predict(extractor, {"instances": [text]}).json()["predictions"][0]["courses"]
     names = [c["text"] for c in courses]
     assert "Linear Algebra" in names and "Organic Chemistry" in names
-    assert all(text[c["start"]:c["end"]] == c["text"] for c in courses)
+    assert all(text[c["start"] : c["end"]] == c["text"] for c in courses)
 
 
 def test_v2_infer_returns_json_spans_and_the_request_id(extractor):
-    body = {"id": "req-42", "inputs": [
-        {"name": "text", "shape": [2], "datatype": "BYTES", "data": [SENTENCE, "nothing here"]}]}
+    body = {
+        "id": "req-42",
+        "inputs": [{"name": "text", "shape": [2], "datatype": "BYTES", "data": [SENTENCE, "nothing here"]}],
+    }
     response = httpx.post(f"{extractor.url}/v2/models/extractor/infer", json=body, timeout=60)
     assert response.status_code == 200, response.text
     result = response.json()
@@ -89,8 +98,9 @@ def test_v2_without_id_gets_one(extractor):
 
 
 def test_seed_route_speaks_the_tutorial_contract(extractor):
-    response = httpx.post(f"{extractor.url}/extract-course-name/",
-                          json={"text": "Introduction to Artificial Intelligence"}, timeout=60)
+    response = httpx.post(
+        f"{extractor.url}/extract-course-name/", json={"text": "Introduction to Artificial Intelligence"}, timeout=60
+    )
     assert response.status_code == 200, response.text
     assert response.json() == {"extracted_course_names": ["Introduction to Artificial Intelligence"]}
 
@@ -111,7 +121,9 @@ def test_kserve_sdk_client_round_trip(extractor):
 
     result = asyncio.run(call())
     assert [c["text"] for c in result["predictions"][0]["courses"]] == [
-        "Introduction to Artificial Intelligence", "Linear Algebra"]
+        "Introduction to Artificial Intelligence",
+        "Linear Algebra",
+    ]
 
 
 BAD_V1 = [
@@ -133,17 +145,24 @@ BAD_V1 = [
 @pytest.mark.parametrize(("body", "message"), BAD_V1)
 def test_bad_v1_input_is_a_400_saying_what_is_wrong(extractor, body, message):
     content = body if isinstance(body, bytes) else json.dumps(body).encode()
-    response = httpx.post(f"{extractor.url}/v1/models/extractor:predict", content=content,
-                          headers={"content-type": "application/json"}, timeout=60)
+    response = httpx.post(
+        f"{extractor.url}/v1/models/extractor:predict",
+        content=content,
+        headers={"content-type": "application/json"},
+        timeout=60,
+    )
     assert response.status_code == 400, response.text
     assert message in response.json()["error"]
 
 
-@pytest.mark.parametrize(("inputs", "message"), [
-    ([{"name": "words", "shape": [1], "datatype": "BYTES", "data": ["x"]}], '"text"'),
-    ([{"name": "text", "shape": [1], "datatype": "INT32", "data": [1]}], "BYTES"),
-    ([{"name": "text", "shape": [1], "datatype": "BYTES", "data": [""]}], "text is empty"),
-])
+@pytest.mark.parametrize(
+    ("inputs", "message"),
+    [
+        ([{"name": "words", "shape": [1], "datatype": "BYTES", "data": ["x"]}], '"text"'),
+        ([{"name": "text", "shape": [1], "datatype": "INT32", "data": [1]}], "BYTES"),
+        ([{"name": "text", "shape": [1], "datatype": "BYTES", "data": [""]}], "text is empty"),
+    ],
+)
 def test_bad_v2_input_is_a_400(extractor, inputs, message):
     response = httpx.post(f"{extractor.url}/v2/models/extractor/infer", json={"inputs": inputs}, timeout=60)
     assert response.status_code == 400, response.text
@@ -170,8 +189,16 @@ def test_health_answers_while_a_long_batch_runs(extractor):
 def test_concurrent_requests_each_get_their_own_courses(extractor):
     """32 callers at once: the batcher merges them into shared forwards, and every caller still gets
     exactly the courses of its own text, as when it asks alone."""
-    courses = ["Linear Algebra", "Organic Chemistry", "Microeconomics", "Art History", "Operating Systems",
-               "Introduction to Psychology", "Data Structures", "Public Speaking"]
+    courses = [
+        "Linear Algebra",
+        "Organic Chemistry",
+        "Microeconomics",
+        "Art History",
+        "Operating Systems",
+        "Introduction to Psychology",
+        "Data Structures",
+        "Public Speaking",
+    ]
     texts = [f"Request {i}: this term I signed up for {courses[i % len(courses)]} with friends." for i in range(32)]
 
     def ask(text: str) -> list[str]:

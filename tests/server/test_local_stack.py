@@ -12,11 +12,13 @@ from tests.conftest import ROOT
 
 
 def test_both_models_answer_v1(stack):
-    courses = httpx.post(f"{stack}/v1/models/extractor:predict", json={"instances": ["I loved Organic Chemistry"]},
-                         timeout=60).json()["predictions"][0]["courses"]
+    courses = httpx.post(
+        f"{stack}/v1/models/extractor:predict", json={"instances": ["I loved Organic Chemistry"]}, timeout=60
+    ).json()["predictions"][0]["courses"]
     assert [c["text"] for c in courses] == ["Organic Chemistry"]
-    reply = httpx.post(f"{stack}/v1/models/chatbot:predict", json={"instances": [{"message": "hi"}]},
-                       timeout=60).json()["predictions"][0]["response"]
+    reply = httpx.post(
+        f"{stack}/v1/models/chatbot:predict", json={"instances": [{"message": "hi"}]}, timeout=60
+    ).json()["predictions"][0]["response"]
     assert reply.strip()
     assert httpx.get(f"{stack}/v1/models").json() == {"models": ["extractor", "chatbot"]}
 

@@ -22,16 +22,30 @@ def test_ray_serve_round_trip(extractor_dir):
         pytest.skip("needs root, unshare and ip to give Ray a network namespace of its own")
     script = ROOT / "tests" / "server" / "ray_round_trip.py"
     result = subprocess.run(
-        ["unshare", "--net", "sh", "-c", 'ip link set lo up && exec "$0" "$1" "$2"',
-         sys.executable, str(script), str(extractor_dir)],
-        capture_output=True, text=True, cwd=ROOT, timeout=420)
+        [
+            "unshare",
+            "--net",
+            "sh",
+            "-c",
+            'ip link set lo up && exec "$0" "$1" "$2"',
+            sys.executable,
+            str(script),
+            str(extractor_dir),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=420,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert "seconds_to_ready" in report, report
     status, body = report["v1"]
     assert status == 200
-    assert [[c["text"] for c in p["courses"]] for p in body["predictions"]] == [["Organic Chemistry"],
-                                                                                ["Linear Algebra"]]
+    assert [[c["text"] for c in p["courses"]] for p in body["predictions"]] == [
+        ["Organic Chemistry"],
+        ["Linear Algebra"],
+    ]
     assert report["bad"] == [400, {"error": "instances[0].text: text is empty"}]
     status, body = report["v2"]
     assert status == 200 and body["id"] == "ray-1"

@@ -40,8 +40,9 @@ def test_the_readme_has_examples():
 @pytest.mark.parametrize(("name", "path", "body", "response"), EXAMPLES, ids=[e[0] for e in EXAMPLES])
 def test_readme_example_gets_the_documented_reply(stack: str, name: str, path: str, body: str, response: str):
     # as `curl -d` sends it: a form content type, which the predictors parse as JSON all the same
-    answer = httpx.post(f"{stack}{path}", content=body, timeout=60,
-                        headers={"Content-Type": "application/x-www-form-urlencoded"})
+    answer = httpx.post(
+        f"{stack}{path}", content=body, timeout=60, headers={"Content-Type": "application/x-www-form-urlencoded"}
+    )
     assert answer.status_code == 200, answer.text
     differences = matches(json.loads(response, parse_float=Decimal), answer.json())
     assert not differences, f"README example {name}: {differences}; the reply was {answer.text}"

@@ -15,10 +15,24 @@ pytestmark = pytest.mark.slow
 
 
 def run(out, seed=5):
-    return train.train(train.parse_args([
-        "--output-dir", str(out), "--train-size", "64", "--eval-size", "32", "--max-steps", "4",
-        "--batch-size", "16", "--seed", str(seed),
-    ]))
+    return train.train(
+        train.parse_args(
+            [
+                "--output-dir",
+                str(out),
+                "--train-size",
+                "64",
+                "--eval-size",
+                "32",
+                "--max-steps",
+                "4",
+                "--batch-size",
+                "16",
+                "--seed",
+                str(seed),
+            ]
+        )
+    )
 
 
 def digest(path):

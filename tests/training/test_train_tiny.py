@@ -14,10 +14,30 @@ pytestmark = pytest.mark.slow
 
 
 def test_tiny_run_writes_a_loadable_dialogpt_style_model(tmp_path):
-    metrics = train_tiny.train(train_tiny.parse_args([
-        "--output-dir", str(tmp_path), "--max-steps", "3", "--n-embd", "32", "--n-layer", "1", "--n-head", "2",
-        "--vocab-size", "400", "--n-positions", "256", "--replay", "16", "--augment", "1",
-    ]))
+    metrics = train_tiny.train(
+        train_tiny.parse_args(
+            [
+                "--output-dir",
+                str(tmp_path),
+                "--max-steps",
+                "3",
+                "--n-embd",
+                "32",
+                "--n-layer",
+                "1",
+                "--n-head",
+                "2",
+                "--vocab-size",
+                "400",
+                "--n-positions",
+                "256",
+                "--replay",
+                "16",
+                "--augment",
+                "1",
+            ]
+        )
+    )
     assert (tmp_path / "model.safetensors").exists() and not list(tmp_path.glob("*.bin"))
     assert not [p.name for p in tmp_path.iterdir() if p.is_dir()]  # no Trainer output (checkpoints/) left beside it
     stored = json.loads((tmp_path / "metrics.json").read_text())

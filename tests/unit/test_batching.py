@@ -30,8 +30,12 @@ class Model:
 
 
 def batcher(model: Model, max_batch_size: int = 8, max_latency_ms: float = 5) -> DynamicBatcher:
-    return DynamicBatcher(model, ThreadPoolExecutor(1, thread_name_prefix="model"),
-                          max_batch_size=max_batch_size, max_latency_ms=max_latency_ms)
+    return DynamicBatcher(
+        model,
+        ThreadPoolExecutor(1, thread_name_prefix="model"),
+        max_batch_size=max_batch_size,
+        max_latency_ms=max_latency_ms,
+    )
 
 
 def test_each_caller_gets_exactly_its_own_results():
@@ -49,7 +53,7 @@ def test_each_caller_gets_exactly_its_own_results():
     assert all(len(c) <= 8 for c in model.calls)  # never past the limit
     # a request's items stay together and in order inside a call
     for r in requests:
-        assert any(c[i:i + len(r)] == r for c in model.calls for i in range(len(c)))
+        assert any(c[i : i + len(r)] == r for c in model.calls for i in range(len(c)))
     assert model.threads == {"model_0"}  # the model runs on its own thread, never the event loop
 
 
@@ -65,8 +69,9 @@ def test_an_error_reaches_only_its_own_request():
     b = batcher(model, max_batch_size=16)
 
     async def main():
-        return await asyncio.gather(b.submit([1, 2]), b.submit([-1]), b.submit([3]), b.submit([-5, 4]),
-                                    return_exceptions=True)
+        return await asyncio.gather(
+            b.submit([1, 2]), b.submit([-1]), b.submit([3]), b.submit([-5, 4]), return_exceptions=True
+        )
 
     good1, bad1, good2, bad2 = asyncio.run(main())
     assert good1 == [2, 4] and good2 == [6]
@@ -111,10 +116,12 @@ def test_after_a_shared_batch_the_next_waits_for_as_many_callers():
 
     async def main():
         await asyncio.gather(*(b.submit([i]) for i in range(4)))  # four callers share a call
+
         # the same four come back one by one, 20 ms apart: still one call, not four
         async def late(i):
             await asyncio.sleep(0.02 * i)
             return await b.submit([10 + i])
+
         return await asyncio.gather(*(late(i) for i in range(4)))
 
     assert asyncio.run(main()) == [[20], [22], [24], [26]]

@@ -67,35 +67,46 @@ def test_probes_pair_each_user_turn_with_its_true_history():
 def test_well_formed_counts_training_sentences_fallbacks_and_empty_replies():
     conversations = [["hi", "Hello", "how are you?", "Fine."], ["hey", "Hello"], ["yo", "Hello"]]
     canned = {"hi": "Hello", "hey": "Hel lo com", "yo": "No idea.", "how are you?": ""}
-    result = well_formed(lambda pairs: [canned[m] for _, m in pairs], conversations,
-                         sentences({"x": conversations}), fallback="No idea.")
-    assert result["turn1"] == {"replies": 3, "well_formed": 1, "rate": 0.3333, "unsure": 0, "fallback": 1,
-                               "empty": 0}
-    assert result["turn2"] == {"replies": 1, "well_formed": 0, "rate": 0.0, "unsure": 0, "fallback": 0,
-                               "empty": 1}
+    result = well_formed(
+        lambda pairs: [canned[m] for _, m in pairs], conversations, sentences({"x": conversations}), fallback="No idea."
+    )
+    assert result["turn1"] == {"replies": 3, "well_formed": 1, "rate": 0.3333, "unsure": 0, "fallback": 1, "empty": 0}
+    assert result["turn2"] == {"replies": 1, "well_formed": 0, "rate": 0.0, "unsure": 0, "fallback": 0, "empty": 1}
     assert result["turn3"]["replies"] == 0
 
 
 def test_lowercase_copies_touch_user_turns_only():
     assert with_lowercase_user_turns([["Hi", "Hey there", "How are you?", "Good"]]) == [
-        ["hi", "Hey there", "how are you?", "Good"]]
+        ["hi", "Hey there", "how are you?", "Good"]
+    ]
     assert with_lowercase_user_turns([["hi", "Hey"]]) == []
 
 
-@pytest.mark.parametrize(("reply", "bad"), [
-    ("", True), ("  ", True), ("... ?!", True), ("the the the the the the the", True),
-    ("Hello", False), ("I am doing well.", False), ("No, no, I'm fine, thanks.", False),
-])
+@pytest.mark.parametrize(
+    ("reply", "bad"),
+    [
+        ("", True),
+        ("  ", True),
+        ("... ?!", True),
+        ("the the the the the the the", True),
+        ("Hello", False),
+        ("I am doing well.", False),
+        ("No, no, I'm fine, thanks.", False),
+    ],
+)
 def test_degenerate(reply, bad):
     assert degenerate(reply) is bad
 
 
-@pytest.mark.parametrize(("reply", "kept"), [
-    ("I like jazz. And also the", "I like jazz."),
-    ("Really? I never", "Really?"),
-    ("no sentence end", "no sentence end"),
-    ('She said "go." Then', 'She said "go."'),
-])
+@pytest.mark.parametrize(
+    ("reply", "kept"),
+    [
+        ("I like jazz. And also the", "I like jazz."),
+        ("Really? I never", "Really?"),
+        ("no sentence end", "no sentence end"),
+        ('She said "go." Then', 'She said "go."'),
+    ],
+)
 def test_a_cut_reply_ends_at_its_last_sentence(reply, kept):
     assert complete_sentences(reply) == kept
 
@@ -113,8 +124,10 @@ def test_no_ngram_repeats_inside_the_reply_but_the_prompt_does_not_count():
 
 
 def test_augmented_copies_keep_bot_turns_and_vary_user_turns():
-    conversations = [["hi", "Hello.", "what is your name?", "I'm the demo bot."],
-                     ["hey", "Hello.", "who are you", "I'm the demo bot."]]
+    conversations = [
+        ["hi", "Hello.", "what is your name?", "I'm the demo bot."],
+        ["hey", "Hello.", "who are you", "I'm the demo bot."],
+    ]
     copies = augmented(conversations, copies=20, seed=3)
     assert len(copies) == 40
     assert all(c[1::2] == ["Hello.", "I'm the demo bot."] for c in copies)
@@ -135,8 +148,7 @@ def test_unfamiliar_turns_are_answered_with_the_unsure_reply():
 
 
 def test_phrasings_group_user_turns_by_the_reply_that_follows():
-    assert phrasings([["hi", "Hello.", "bye", "Bye!"], ["hey", "Hello."]]) == {
-        "Hello.": ["hi", "hey"], "Bye!": ["bye"]}
+    assert phrasings([["hi", "Hello.", "bye", "Bye!"], ["hey", "Hello."]]) == {"Hello.": ["hi", "hey"], "Bye!": ["bye"]}
 
 
 def test_a_degenerate_reply_is_retried_with_beams_then_replaced():
@@ -148,7 +160,7 @@ def test_a_degenerate_reply_is_retried_with_beams_then_replaced():
         calls.append((len(prompts), beams))
         if beams == 1:
             return ["Hello there.", "", "the the the the the the", "..."], None
-        return ["Fine, thanks.", "", "!!"][:len(prompts)], None
+        return ["Fine, thanks.", "", "!!"][: len(prompts)], None
 
     model = DialogueModel.__new__(DialogueModel)  # no weights: only the guard is under test
     model.decode, model.gate = decode, None
@@ -157,10 +169,13 @@ def test_a_degenerate_reply_is_retried_with_beams_then_replaced():
     assert calls == [(4, 1), (3, RETRY_BEAMS)]  # one retry call for the three bad replies
 
 
-@pytest.mark.parametrize("do_sample, expected_calls", [
-    (False, [(3, 1, True), (2, RETRY_BEAMS, True)]),
-    (True, [(3, 1, False)]),  # sampled replies are not gated: their log-probability is low by design
-])
+@pytest.mark.parametrize(
+    "do_sample, expected_calls",
+    [
+        (False, [(3, 1, True), (2, RETRY_BEAMS, True)]),
+        (True, [(3, 1, False)]),  # sampled replies are not gated: their log-probability is low by design
+    ],
+)
 def test_a_greedy_reply_below_the_gate_is_retried_and_held_to_the_gate(do_sample, expected_calls):
     from predictors.chatbot.generation import FALLBACK_REPLY, DialogueModel, Settings
 
@@ -171,7 +186,7 @@ def test_a_greedy_reply_below_the_gate_is_retried_and_held_to_the_gate(do_sample
         if beams == 1:  # sure, spliced (unsure), unsure
             replies = ["Hello there.", "I like good math is.", "Take a break."]
             return replies, [-0.1, -0.9, -0.6] if score else None
-        return ["I like math.", "Take a short break."][:len(prompts)], [-0.2, -0.55] if score else None
+        return ["I like math.", "Take a short break."][: len(prompts)], [-0.2, -0.55] if score else None
 
     model = DialogueModel.__new__(DialogueModel)
     model.decode, model.gate = decode, -0.5
@@ -196,7 +211,7 @@ def test_reply_log_probability_is_the_same_with_left_padding_as_alone():
 
     def alone(prompt: list[int], reply: list[int]) -> float:
         ids = torch.tensor([prompt + reply])
-        logprobs = torch.log_softmax(model.model(input_ids=ids).logits[0, len(prompt) - 1:-1], dim=-1)
+        logprobs = torch.log_softmax(model.model(input_ids=ids).logits[0, len(prompt) - 1 : -1], dim=-1)
         return logprobs[torch.arange(len(reply)), torch.tensor(reply)].mean().item()
 
     pad = 0

@@ -23,8 +23,13 @@ def instance(**fields) -> ChatInstance:
 def test_greedy_requests_that_differ_only_in_sampling_knobs_share_one_call():
     bot = Chatbot("chatbot", "unused")
     bot.dialogue = Recording()
-    pairs = [([1], instance()), ([2], instance(temperature=0.3)), ([3], instance(top_p=0.5)),
-             ([4], instance(do_sample=True, temperature=0.7)), ([5], instance(do_sample=True, temperature=0.9))]
+    pairs = [
+        ([1], instance()),
+        ([2], instance(temperature=0.3)),
+        ([3], instance(top_p=0.5)),
+        ([4], instance(do_sample=True, temperature=0.7)),
+        ([5], instance(do_sample=True, temperature=0.9)),
+    ]
     assert bot.generate(pairs) == ["reply 1", "reply 2", "reply 3", "reply 4", "reply 5"]  # each its own, in order
     sizes = sorted(n for n, _ in bot.dialogue.calls)
     assert sizes == [1, 1, 3]  # the three greedy ones together; sampled ones keep their temperature

@@ -38,8 +38,16 @@ def loose(name):
 
 def test_catalog_covers_the_areas_and_title_shapes():
     assert len(set(TITLES)) >= 150
-    assert {"computing", "mathematics", "natural sciences", "social sciences", "humanities", "arts",
-            "business", "professional"} <= set(catalog.COURSES)
+    assert {
+        "computing",
+        "mathematics",
+        "natural sciences",
+        "social sciences",
+        "humanities",
+        "arts",
+        "business",
+        "professional",
+    } <= set(catalog.COURSES)
     assert any(re.search(r"\b(I|II|III)$", t) for t in TITLES)  # roman numerals
     assert any("&" in t for t in TITLES)
     for word in (" and ", " of ", " to "):
@@ -186,7 +194,7 @@ def test_every_genre_template_uses_known_slots_and_has_negatives():
             negatives += not slots & COURSE_SLOTS
             for match in re.finditer(r"\{(\w+)\}", template):  # spans fall on word boundaries
                 if match.group(1) in COURSE_SLOTS:
-                    before, after = template[match.start() - 1:match.start()], template[match.end():match.end() + 1]
+                    before, after = template[match.start() - 1 : match.start()], template[match.end() : match.end() + 1]
                     assert not before.isalnum() and not after.isalnum(), (genre, template)
         assert negatives >= 0.25 * len(templates), genre
 

@@ -43,9 +43,23 @@ def test_predictor_with_device_cuda_exits_before_ready(tmp_path):
     (model_dir / "config.json").write_text("{}")
     (model_dir / "model.safetensors").write_bytes(b"")  # never opened: the device is checked first
     result = subprocess.run(
-        [sys.executable, "-m", "predictors.extractor", "--model_dir", str(model_dir), "--device", "cuda",
-         "--host", "127.0.0.1", "--http_port", "0"],
-        cwd=ROOT, capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "predictors.extractor",
+            "--model_dir",
+            str(model_dir),
+            "--device",
+            "cuda",
+            "--host",
+            "127.0.0.1",
+            "--http_port",
+            "0",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 1, result.stdout + result.stderr
     assert "ready:" not in result.stdout

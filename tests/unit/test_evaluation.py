@@ -50,10 +50,10 @@ def test_precision_recall_and_negatives_per_genre():
         parse_markup("readme\tWritten in Python"),
     ]
     predicted = [
-        [(5, 11)],            # Optics right, Mech 2 missed
-        [(14, 21)],           # "physics": a wrong span on a negative
-        [(2, 9), (10, 15)],   # phys351 right, "psets" wrong
-        [],                   # clean negative
+        [(5, 11)],  # Optics right, Mech 2 missed
+        [(14, 21)],  # "physics": a wrong span on a negative
+        [(2, 9), (10, 15)],  # phys351 right, "psets" wrong
+        [],  # clean negative
     ]
     result = score(examples, predicted)
     assert result["overall"]["precision"] == 0.5 and result["overall"]["recall"] == pytest.approx(0.6667, abs=1e-4)

@@ -25,10 +25,16 @@ def test_the_sdk_pieces_we_build_on_are_where_we_expect_them():
     from kserve.protocol.rest.v1_endpoints import register_v1_endpoints
     from kserve.protocol.rest.v2_endpoints import register_v2_endpoints
 
-    assert list(inspect.signature(register_v1_endpoints).parameters) == ["app", "dataplane",
-                                                                         "model_repository_extension"]
-    assert list(inspect.signature(register_v2_endpoints).parameters) == ["app", "dataplane",
-                                                                         "model_repository_extension"]
+    assert list(inspect.signature(register_v1_endpoints).parameters) == [
+        "app",
+        "dataplane",
+        "model_repository_extension",
+    ]
+    assert list(inspect.signature(register_v2_endpoints).parameters) == [
+        "app",
+        "dataplane",
+        "model_repository_extension",
+    ]
     assert "model_registry" in inspect.signature(DataPlane.__init__).parameters
     assert callable(ModelRepository.update) and callable(DataPlane.live)
     model = Model("m")
@@ -41,13 +47,16 @@ def test_every_sdk_flag_is_either_honoured_or_refused():
     assert not set(HONOURED_FLAGS) & set(REFUSED_FLAGS)
 
 
-@pytest.mark.parametrize(("argv", "flag"), [
-    (["--workers", "2"], "--workers 2"),
-    (["--enable_grpc", "true"], "--enable_grpc True"),
-    (["--grpc_port", "9000"], "--grpc_port 9000"),
-    (["--protocol", "v2"], "--protocol v2"),
-    (["--predictor_host", "x:80"], "--predictor_host x:80"),
-])
+@pytest.mark.parametrize(
+    ("argv", "flag"),
+    [
+        (["--workers", "2"], "--workers 2"),
+        (["--enable_grpc", "true"], "--enable_grpc True"),
+        (["--grpc_port", "9000"], "--grpc_port 9000"),
+        (["--protocol", "v2"], "--protocol v2"),
+        (["--predictor_host", "x:80"], "--predictor_host x:80"),
+    ],
+)
 def test_a_refused_flag_exits_2_naming_it(argv, flag, capsys):
     from predictors.extractor.__main__ import main
 
@@ -126,6 +135,7 @@ def test_error_texts_read_well():
         decode_json(b'{"instances": ["\xff"]}')
     assert str(not_utf8.value) == "request body is not UTF-8 text (byte 16 is not)"
     client = TestClient(build_app([Echo()]))
-    response = client.post("/v2/models/echo/infer", content=b"\x00\x01",
-                           headers={"content-type": "application/octet-stream"})
+    response = client.post(
+        "/v2/models/echo/infer", content=b"\x00\x01", headers={"content-type": "application/octet-stream"}
+    )
     assert response.status_code == 400 and "the 'inference-header-content-length' header" in response.json()["error"]

@@ -27,8 +27,13 @@ def tree(tmp_path: Path) -> Path:
 
 
 def run(tree: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
-    result = subprocess.run(["bash", str(tree / "scripts" / "build-models.sh"), *args], capture_output=True,
-                            text=True, timeout=120, env={**os.environ, "PYTHON": sys.executable, **env})
+    result = subprocess.run(
+        ["bash", str(tree / "scripts" / "build-models.sh"), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHON": sys.executable, **env},
+    )
     assert result.returncode == 0, result.stderr
     return result
 
@@ -48,36 +53,42 @@ def test_the_key_does_not_depend_on_where_the_clone_is(tree):
     assert keys(tree) == keys(ROOT)
 
 
-@pytest.mark.parametrize("serving_file", [
-    "predictors/chatbot/routes.py",
-    "predictors/chatbot/model.py",
-    "predictors/chatbot/generation.py",  # measures and gates, trains nothing (see build-models.sh)
-    "predictors/chatbot/card.py",
-    "predictors/extractor/routes.py",
-    "predictors/extractor/inference.py",  # scores and picks the threshold, trains nothing
-    "predictors/extractor/spans.py",
-    "predictors/common/model_dir.py",
-    "predictors/common/device.py",
-    "predictors/ui.py",
-])
+@pytest.mark.parametrize(
+    "serving_file",
+    [
+        "predictors/chatbot/routes.py",
+        "predictors/chatbot/model.py",
+        "predictors/chatbot/generation.py",  # measures and gates, trains nothing (see build-models.sh)
+        "predictors/chatbot/card.py",
+        "predictors/extractor/routes.py",
+        "predictors/extractor/inference.py",  # scores and picks the threshold, trains nothing
+        "predictors/extractor/spans.py",
+        "predictors/common/model_dir.py",
+        "predictors/common/device.py",
+        "predictors/ui.py",
+    ],
+)
 def test_a_serving_edit_keeps_both_keys(tree, serving_file):
     before = keys(tree)
     edit(tree / serving_file)
     assert keys(tree) == before
 
 
-@pytest.mark.parametrize(("changed", "model"), [
-    ("training/chatbot/train_tiny.py", "chatbot"),
-    ("training/chatbot/corpus.py", "chatbot"),
-    ("training/chatbot/dialogues/smalltalk.yml", "chatbot"),
-    ("training/data/chat_heldout/campus.yml", "chatbot"),
-    ("training/extractor/train.py", "extractor"),
-    ("training/extractor/genres.py", "extractor"),
-    ("training/extractor/evaluation.py", "extractor"),
-    ("training/data/realistic_courses.jsonl", "extractor"),
-    ("training/data/realtext/dev.txt", "extractor"),
-    ("predictors/extractor/casing.py", "extractor"),  # the token type ids the model is trained on
-])
+@pytest.mark.parametrize(
+    ("changed", "model"),
+    [
+        ("training/chatbot/train_tiny.py", "chatbot"),
+        ("training/chatbot/corpus.py", "chatbot"),
+        ("training/chatbot/dialogues/smalltalk.yml", "chatbot"),
+        ("training/data/chat_heldout/campus.yml", "chatbot"),
+        ("training/extractor/train.py", "extractor"),
+        ("training/extractor/genres.py", "extractor"),
+        ("training/extractor/evaluation.py", "extractor"),
+        ("training/data/realistic_courses.jsonl", "extractor"),
+        ("training/data/realtext/dev.txt", "extractor"),
+        ("predictors/extractor/casing.py", "extractor"),  # the token type ids the model is trained on
+    ],
+)
 def test_a_training_edit_changes_that_models_key_only(tree, changed, model):
     before = keys(tree)
     edit(tree / changed)
@@ -98,8 +109,13 @@ def test_a_new_training_file_changes_the_key_and_bytecode_does_not(tree):
 
 
 def test_an_unknown_model_is_an_error(tree):
-    result = subprocess.run(["bash", str(tree / "scripts" / "build-models.sh"), "--print-key", "nope"],
-                            capture_output=True, text=True, timeout=60, env={**os.environ, "PYTHON": sys.executable})
+    result = subprocess.run(
+        ["bash", str(tree / "scripts" / "build-models.sh"), "--print-key", "nope"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHON": sys.executable},
+    )
     assert result.returncode != 0 and "unknown model 'nope'" in result.stderr
 
 

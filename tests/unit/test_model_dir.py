@@ -12,12 +12,15 @@ def test_safetensors_dir_is_accepted(tmp_path):
     assert check_model_dir(tmp_path) == tmp_path
 
 
-@pytest.mark.parametrize(("files", "reason"), [
-    ({}, "no config.json"),
-    ({"config.json": "{"}, "unreadable"),
-    ({"config.json": "{}"}, "no weights"),
-    ({"config.json": "{}", "pytorch_model.bin": "x"}, "only pickle weights (pytorch_model.bin)"),
-])
+@pytest.mark.parametrize(
+    ("files", "reason"),
+    [
+        ({}, "no config.json"),
+        ({"config.json": "{"}, "unreadable"),
+        ({"config.json": "{}"}, "no weights"),
+        ({"config.json": "{}", "pytorch_model.bin": "x"}, "only pickle weights (pytorch_model.bin)"),
+    ],
+)
 def test_unusable_dirs_are_refused(tmp_path, files, reason):
     for name, content in files.items():
         (tmp_path / name).write_text(content)

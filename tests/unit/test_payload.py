@@ -16,17 +16,20 @@ def test_dicts_and_bare_strings_and_raw_bytes():
     assert [i.text for i in parse(b'{"instances": ["c"]}')] == ["c"]
 
 
-@pytest.mark.parametrize(("body", "message"), [
-    (b"\xff\xfe", "not UTF-8 text (byte 0 is not)"),
-    ("[]", "JSON object"),
-    ({}, 'no "instances"'),
-    ({"instances": {"text": "a"}}, "must be a list"),
-    ({"instances": []}, "empty"),
-    ({"instances": ["a"] * 5}, "at most 4"),
-    ({"instances": ["ok", {"text": 1}]}, "instances[1].text"),
-    ({"instances": ["x" * 21]}, "at most 20"),
-    ({"instances": [{"text": "a", "extra": 1}]}, "instances[0].extra"),
-])
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b"\xff\xfe", "not UTF-8 text (byte 0 is not)"),
+        ("[]", "JSON object"),
+        ({}, 'no "instances"'),
+        ({"instances": {"text": "a"}}, "must be a list"),
+        ({"instances": []}, "empty"),
+        ({"instances": ["a"] * 5}, "at most 4"),
+        ({"instances": ["ok", {"text": 1}]}, "instances[1].text"),
+        ({"instances": ["x" * 21]}, "at most 20"),
+        ({"instances": [{"text": "a", "extra": 1}]}, "instances[0].extra"),
+    ],
+)
 def test_errors_name_the_problem(body, message):
     with pytest.raises(InvalidInput, match=re.escape(message)):
         parse(body)

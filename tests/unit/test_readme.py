@@ -86,8 +86,13 @@ def test_every_repository_path_named_exists(doc: Path):
 @pytest.mark.parametrize("doc", DOCS, ids=doc_id)
 def test_commands_use_the_venv(doc: Path):
     """`python -m predictors…` needs the venv: commands say `.venv/bin/python`."""
-    bare = [line.strip() for lang, body in FENCE.findall(doc.read_text()) if lang in ("bash", "sh", "")
-            for line in body.splitlines() if re.match(r"\s*python3? ", line)]
+    bare = [
+        line.strip()
+        for lang, body in FENCE.findall(doc.read_text())
+        if lang in ("bash", "sh", "")
+        for line in body.splitlines()
+        if re.match(r"\s*python3? ", line)
+    ]
     assert not bare, f"{doc_id(doc)}: use .venv/bin/python in {bare}"
 
 
@@ -161,8 +166,9 @@ def assert_figures(cell: str, expected: list[float], tolerance: float, what: str
     assert len(shown) == len(expected), f"{what}: {cell!r} vs {expected}"
     for text, value in zip(shown, expected, strict=True):
         places = decimal_places(text)
-        assert abs(float(text) - round(value, places)) <= tolerance + 1e-9, \
+        assert abs(float(text) - round(value, places)) <= tolerance + 1e-9, (
             f"{what}: the docs say {text}, the generated file {value:.4f}"
+        )
 
 
 def test_extractor_figures_match_its_metrics(extractor_dir: Path):
@@ -230,8 +236,11 @@ def test_bench_readme_names_the_run_of_results_json():
 def test_bench_raw_table_matches_results_json():
     results = bench_results()
     rows = table_after(BENCH / "README.md", "bench: raw")
-    expected = [[model, str(b["batch"]), b["items_per_s"], b["p50_ms"]]
-                for model, raw in results["raw"].items() for b in raw["batches"]]
+    expected = [
+        [model, str(b["batch"]), b["items_per_s"], b["p50_ms"]]
+        for model, raw in results["raw"].items()
+        for b in raw["batches"]
+    ]
     assert len(rows) == len(expected)
     for cells, (model, batch, items, p50) in zip(rows, expected, strict=True):
         assert cells[:2] == [model, batch]
@@ -243,8 +252,9 @@ def test_bench_servers_table_matches_results_json():
     rows = table_after(BENCH / "README.md", "bench: servers")
     assert [r[:2] for r in rows] == [[s["model"], s["mode"]] for s in results["servers"]]
     for cells, server in zip(rows, results["servers"], strict=True):
-        assert_figures(" ".join(cells[2:]), [r["req_s"] for r in server["rows"]], 0,
-                       f"bench {server['model']} {server['mode']}")
+        assert_figures(
+            " ".join(cells[2:]), [r["req_s"] for r in server["rows"]], 0, f"bench {server['model']} {server['mode']}"
+        )
 
 
 def test_bench_targets_table_matches_results_json():

@@ -8,9 +8,8 @@ def entity(start, end, group="COURSE", score=0.987654):
 def test_offsets_are_exact_and_edges_trimmed():
     text = 'I take "Linear Algebra", and (Organic Chemistry).'
     spans = to_spans(text, [entity(7, 23), entity(29, 48)])
-    assert [(s.text, s.start, s.end) for s in spans] == [
-        ("Linear Algebra", 8, 22), ("Organic Chemistry", 30, 47)]
-    assert all(text[s.start:s.end] == s.text for s in spans)
+    assert [(s.text, s.start, s.end) for s in spans] == [("Linear Algebra", 8, 22), ("Organic Chemistry", 30, 47)]
+    assert all(text[s.start : s.end] == s.text for s in spans)
     assert spans[0].score == 0.9877
 
 
@@ -37,13 +36,19 @@ def spans_of(text, *names):
 def test_dangling_conjunctions_and_lowercase_prepositions_are_trimmed():
     text = "Also see Probability and Real Analysis I; took Optics with Dr. Okafor, then in Latin America"
     assert spans_of(text, "Probability and", "and Real Analysis I", "Optics with", "in Latin America") == [
-        "Probability", "Real Analysis I", "Optics", "Latin America"]
+        "Probability",
+        "Real Analysis I",
+        "Optics",
+        "Latin America",
+    ]
 
 
 def test_words_inside_a_title_and_a_capitalized_article_stay():
     text = "The Idea of the Self and Music from Bach to the Beatles"
     assert spans_of(text, "The Idea of the Self", "Music from Bach to the Beatles") == [
-        "The Idea of the Self", "Music from Bach to the Beatles"]
+        "The Idea of the Self",
+        "Music from Bach to the Beatles",
+    ]
 
 
 def test_a_hashtag_loses_its_hash_and_a_lone_letter_is_no_name():

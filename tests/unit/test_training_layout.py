@@ -16,8 +16,17 @@ import pytest
 
 from tests.conftest import ROOT
 
-TRAINING_MODULES = {"train", "train_tiny", "dataset", "corpus", "catalog", "templates", "genres", "distractors",
-                    "evaluation"}
+TRAINING_MODULES = {
+    "train",
+    "train_tiny",
+    "dataset",
+    "corpus",
+    "catalog",
+    "templates",
+    "genres",
+    "distractors",
+    "evaluation",
+}
 
 
 def test_the_wheel_holds_the_serving_package_only(tmp_path):
@@ -29,9 +38,24 @@ def test_the_wheel_holds_the_serving_package_only(tmp_path):
         shutil.copytree(ROOT / part, source / part, ignore=ignore)
     for name in ("pyproject.toml", "README.md"):
         shutil.copy(ROOT / name, source / name)
-    result = subprocess.run([sys.executable, "-m", "pip", "wheel", str(source), "--no-deps", "--no-build-isolation",
-                             "--no-index", "-w", str(tmp_path / "dist"), "-q"],
-                            capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            str(source),
+            "--no-deps",
+            "--no-build-isolation",
+            "--no-index",
+            "-w",
+            str(tmp_path / "dist"),
+            "-q",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     (wheel,) = (tmp_path / "dist").glob("simplechat-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
@@ -119,8 +143,12 @@ def test_serving_images_carry_no_training_code():
             body = all_stages[stage][1]
             assert "training" not in body, f"{image}: stage {stage} mentions training"
             for source in re.findall(r"^COPY --from=(\S+) (\S+)", body, flags=re.MULTILINE):
-                assert source in {("builder", "/opt/venv"), ("ray-builder", "/opt/venv"),
-                                  ("chatbot-model", "/mnt/models"), ("extractor-model", "/mnt/models")}, source
+                assert source in {
+                    ("builder", "/opt/venv"),
+                    ("ray-builder", "/opt/venv"),
+                    ("chatbot-model", "/mnt/models"),
+                    ("extractor-model", "/mnt/models"),
+                }, source
     for stage in ("builder", "ray-builder"):  # the venvs the images copy: the wheel, no training/
         assert not any("training" in all_stages[s][1] for s in ancestry(stage, all_stages))
 
@@ -131,8 +159,9 @@ def test_build_time_training_runs_the_training_package():
     for name, module in [("chatbot", "training.chatbot.train_tiny"), ("extractor", "training.extractor.train")]:
         stage = f"{name}-model-train"
         assert "trainer" in ancestry(stage, all_stages)
-        assert re.search(rf"^RUN python -m {re.escape(module)} --output-dir /mnt/models\b", all_stages[stage][1],
-                         flags=re.MULTILINE)
+        assert re.search(
+            rf"^RUN python -m {re.escape(module)} --output-dir /mnt/models\b", all_stages[stage][1], flags=re.MULTILINE
+        )
         assert "tests/" not in all_stages[stage][1]
 
 
@@ -157,14 +186,19 @@ def dockerignored(path: str, patterns: list[str]) -> bool:
 def test_the_build_context_holds_what_training_reads():
     """The bug this guards: a .dockerignore that drops the evaluation data, so a Docker-trained
     extractor had no realistic split (the trainer now fails instead of skipping it)."""
-    patterns = [line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines()
-                if line.strip() and not line.startswith("#")]
-    files = [p.relative_to(ROOT).as_posix() for p in (ROOT / "training").rglob("*")
-             if p.is_file() and "__pycache__" not in p.parts]
+    patterns = [
+        line.strip()
+        for line in (ROOT / ".dockerignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    files = [
+        p.relative_to(ROOT).as_posix()
+        for p in (ROOT / "training").rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts
+    ]
     assert "training/data/realistic_courses.jsonl" in files and "training/data/realtext/dev.txt" in files
     dropped = [f for f in files if dockerignored(f, patterns)]
     assert not dropped, f".dockerignore drops {dropped}"
     for needed in ("predictors/chatbot/model.py", "pyproject.toml", "constraints.txt"):
         assert not dockerignored(needed, patterns)
-    assert dockerignored("tests/unit/test_spans.py", patterns) and dockerignored("models/chatbot/config.json",
-                                                                                 patterns)
+    assert dockerignored("tests/unit/test_spans.py", patterns) and dockerignored("models/chatbot/config.json", patterns)

@@ -83,13 +83,17 @@ def probes(conversations: Iterable[Sequence[str]], turns: int = MEASURED_TURNS) 
         for k in range(turns):
             if 2 * k + 1 >= len(conversation):  # the user turn needs a reply in the dialogue
                 break
-            by_turn[k].setdefault((tuple(conversation[:2 * k]), conversation[2 * k]), None)
+            by_turn[k].setdefault((tuple(conversation[: 2 * k]), conversation[2 * k]), None)
     return [[(list(history), message) for history, message in seen] for seen in by_turn]
 
 
-def well_formed(reply_fn: Callable[[list[tuple[list[str], str]]], list[str]],
-                conversations: Iterable[Sequence[str]], known: set[str],
-                turns: int = MEASURED_TURNS, fallback: str = "") -> dict[str, dict[str, float | int]]:
+def well_formed(
+    reply_fn: Callable[[list[tuple[list[str], str]]], list[str]],
+    conversations: Iterable[Sequence[str]],
+    known: set[str],
+    turns: int = MEASURED_TURNS,
+    fallback: str = "",
+) -> dict[str, dict[str, float | int]]:
     """Per user turn: how many greedy replies, given the dialogue's true history, are a sentence
     of the training data (`known`), how many of those are UNSURE_REPLY, how many are the
     predictor's `fallback` (never well-formed) and how many are empty."""
@@ -97,11 +101,14 @@ def well_formed(reply_fn: Callable[[list[tuple[list[str], str]]], list[str]],
     for k, pairs in enumerate(probes(conversations, turns), start=1):
         replies = reply_fn(pairs) if pairs else []
         good = sum(normalize(r) in known for r in replies)
-        result[f"turn{k}"] = {"replies": len(replies), "well_formed": good,
-                              "rate": round(good / len(replies), 4) if replies else 0.0,
-                              "unsure": sum(normalize(r) == UNSURE_REPLY for r in replies),
-                              "fallback": sum(bool(fallback) and r == fallback for r in replies),
-                              "empty": sum(not r.strip() for r in replies)}
+        result[f"turn{k}"] = {
+            "replies": len(replies),
+            "well_formed": good,
+            "rate": round(good / len(replies), 4) if replies else 0.0,
+            "unsure": sum(normalize(r) == UNSURE_REPLY for r in replies),
+            "fallback": sum(bool(fallback) and r == fallback for r in replies),
+            "empty": sum(not r.strip() for r in replies),
+        }
     return result
 
 
@@ -127,8 +134,9 @@ def noisy(text: str, rng: random.Random, vocabulary: Sequence[str], rate: float 
     return text or words[0]
 
 
-def augmented(conversations: Sequence[Sequence[str]], copies: int, seed: int,
-              unfamiliar: float = 0.0, noise: float = 0.1) -> list[list[str]]:
+def augmented(
+    conversations: Sequence[Sequence[str]], copies: int, seed: int, unfamiliar: float = 0.0, noise: float = 0.1
+) -> list[list[str]]:
     """`copies` variants of each conversation: the bot turns kept, each user turn swapped for
     another phrasing of the same intent half of the time, then made noisy. A model that saw only
     the exact phrasings mixes sentences when a user words a turn differently; this teaches it

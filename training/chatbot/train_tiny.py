@@ -54,20 +54,32 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--output-dir", type=Path, default=Path("models/chatbot"))
     parser.add_argument("--epochs", type=float, default=1.0, help="epochs over everything: the corpus's language")
-    parser.add_argument("--tune-epochs", type=float, default=22.0,
-                        help="then epochs over what users say first: greetings, conversations and "
-                             "the project's dialogues")
+    parser.add_argument(
+        "--tune-epochs",
+        type=float,
+        default=22.0,
+        help="then epochs over what users say first: greetings, conversations and the project's dialogues",
+    )
     parser.add_argument("--max-steps", type=int, default=-1, help="stop after N steps (quick runs)")
     parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--augment", type=int, default=3,
-                        help="noisy copies of each opening dialogue in phase two (corpus.augmented)")
-    parser.add_argument("--unfamiliar", type=float, default=0.15,
-                        help="share of the copies' user turns that become a jumble answered with "
-                             "corpus.UNSURE_REPLY")
-    parser.add_argument("--noise", type=float, default=0.2,
-                        help="in the copies, the chance of each user word to be dropped, and to be swapped")
-    parser.add_argument("--replay", type=int, default=64,
-                        help="corpus conversations mixed into phase two, so the rest is not forgotten")
+    parser.add_argument(
+        "--augment", type=int, default=3, help="noisy copies of each opening dialogue in phase two (corpus.augmented)"
+    )
+    parser.add_argument(
+        "--unfamiliar",
+        type=float,
+        default=0.15,
+        help="share of the copies' user turns that become a jumble answered with corpus.UNSURE_REPLY",
+    )
+    parser.add_argument(
+        "--noise",
+        type=float,
+        default=0.2,
+        help="in the copies, the chance of each user word to be dropped, and to be swapped",
+    )
+    parser.add_argument(
+        "--replay", type=int, default=64, help="corpus conversations mixed into phase two, so the rest is not forgotten"
+    )
     parser.add_argument("--tune-batch-size", type=int, default=32)
     parser.add_argument("--learning-rate", type=float, default=3e-3)
     parser.add_argument("--vocab-size", type=int, default=4000)
@@ -75,15 +87,31 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--n-layer", type=int, default=4)
     parser.add_argument("--n-head", type=int, default=4)
     parser.add_argument("--n-positions", type=int, default=256)
-    parser.add_argument("--dropout", type=float, default=0.0,
-                        help="GPT-2's dropouts; none by default: the demo bot should say its training "
-                             "sentences back, which dropout slows down a lot on a budget of minutes")
-    parser.add_argument("--max-train-tokens", type=int, default=128,
-                        help="training sequences are cut here (the model's context stays --n-positions)")
-    parser.add_argument("--heldout-every", type=int, default=20,
-                        help="every Nth conversation outside the probe files is held out for perplexity")
-    parser.add_argument("--heldout-dir", type=Path, default=HELDOUT_DIR,
-                        help="held-out dialogues (*.yml, chatterbot format) measured, never trained on")
+    parser.add_argument(
+        "--dropout",
+        type=float,
+        default=0.0,
+        help="GPT-2's dropouts; none by default: the demo bot should say its training "
+        "sentences back, which dropout slows down a lot on a budget of minutes",
+    )
+    parser.add_argument(
+        "--max-train-tokens",
+        type=int,
+        default=128,
+        help="training sequences are cut here (the model's context stays --n-positions)",
+    )
+    parser.add_argument(
+        "--heldout-every",
+        type=int,
+        default=20,
+        help="every Nth conversation outside the probe files is held out for perplexity",
+    )
+    parser.add_argument(
+        "--heldout-dir",
+        type=Path,
+        default=HELDOUT_DIR,
+        help="held-out dialogues (*.yml, chatterbot format) measured, never trained on",
+    )
     parser.add_argument("--seed", type=int, default=7)
     return parser.parse_args(argv)
 
@@ -92,8 +120,13 @@ def train_tokenizer(texts: list[str], vocab_size: int) -> GPT2TokenizerFast:
     tokenizer = Tokenizer(models.BPE())
     tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tokenizer.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=vocab_size, min_frequency=2, special_tokens=[EOS],
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        min_frequency=2,
+        special_tokens=[EOS],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
     tokenizer.train_from_iterator(texts, trainer=trainer)
     return GPT2TokenizerFast(tokenizer_object=tokenizer, bos_token=EOS, eos_token=EOS, unk_token=EOS)
 
@@ -119,7 +152,7 @@ def collate(features: list[dict]) -> dict[str, torch.Tensor]:
     labels = torch.full_like(ids, -100)
     for row, feature in enumerate(features):
         seq = torch.tensor(feature["input_ids"])
-        ids[row, :len(seq)], mask[row, :len(seq)], labels[row, :len(seq)] = seq, 1, torch.tensor(feature["labels"])
+        ids[row, : len(seq)], mask[row, : len(seq)], labels[row, : len(seq)] = seq, 1, torch.tensor(feature["labels"])
     return {"input_ids": ids, "attention_mask": mask, "labels": labels}
 
 
@@ -132,13 +165,12 @@ def greedy_replies(dialogue: DialogueModel, pairs: list[tuple[list[str], str]], 
     """Greedy replies with the served defaults, batched as the predictor batches them."""
     settings, replies = served_settings(dialogue), []
     for i in range(0, len(pairs), batch_size):
-        chunk = pairs[i:i + batch_size]
+        chunk = pairs[i : i + batch_size]
         replies += dialogue.generate([dialogue.prompt_ids(h, m, settings.max_new_tokens) for h, m in chunk], settings)
     return replies
 
 
-def choose_gate(dialogue: DialogueModel, conversations: list[list[str]], known: set[str],
-                batch_size: int = 64) -> dict:
+def choose_gate(dialogue: DialogueModel, conversations: list[list[str]], known: set[str], batch_size: int = 64) -> dict:
     """The reply gate (generation.GATE_FILE) that makes the most replies well-formed on dialogues
     the model was not trained on, a fallback counting as a miss; the lowest such gate (fewest
     retries), and none when no gate does better than none."""
@@ -147,26 +179,33 @@ def choose_gate(dialogue: DialogueModel, conversations: list[list[str]], known: 
     prompts = [dialogue.prompt_ids(history, message, settings.max_new_tokens) for history, message in pairs]
     greedy, greedy_lp, beam, beam_lp = [], [], [], []
     for i in range(0, len(prompts), batch_size):
-        replies, scores = dialogue.decode(prompts[i:i + batch_size], settings, score=True)
+        replies, scores = dialogue.decode(prompts[i : i + batch_size], settings, score=True)
         greedy, greedy_lp = greedy + replies, greedy_lp + scores
-        replies, scores = dialogue.decode(prompts[i:i + batch_size], settings, beams=RETRY_BEAMS, score=True)
+        replies, scores = dialogue.decode(prompts[i : i + batch_size], settings, beams=RETRY_BEAMS, score=True)
         beam, beam_lp = beam + replies, beam_lp + scores
 
     def well_formed_with(gate: float) -> int:
-        answers = [g if g_lp >= gate else b if b_lp >= gate else None
-                   for g, g_lp, b, b_lp in zip(greedy, greedy_lp, beam, beam_lp, strict=True)]
+        answers = [
+            g if g_lp >= gate else b if b_lp >= gate else None
+            for g, g_lp, b, b_lp in zip(greedy, greedy_lp, beam, beam_lp, strict=True)
+        ]
         return sum(a is not None and normalize(a) in known for a in answers)
 
     ungated = well_formed_with(-math.inf)
     best = max(GATE_GRID, key=lambda gate: (well_formed_with(gate), -gate))
     chosen = best if well_formed_with(best) > ungated else None
-    return {"min_mean_logprob": chosen, "replies": len(pairs), "well_formed_ungated": ungated,
-            "well_formed_gated": well_formed_with(chosen if chosen is not None else -math.inf),
-            "grid": [GATE_GRID[0], GATE_GRID[-1]]}
+    return {
+        "min_mean_logprob": chosen,
+        "replies": len(pairs),
+        "well_formed_ungated": ungated,
+        "well_formed_gated": well_formed_with(chosen if chosen is not None else -math.inf),
+        "grid": [GATE_GRID[0], GATE_GRID[-1]],
+    }
 
 
-def _training_args(args: argparse.Namespace, scratch: str, epochs: float, batch_size: int,
-                   phase: int) -> TrainingArguments:
+def _training_args(
+    args: argparse.Namespace, scratch: str, epochs: float, batch_size: int, phase: int
+) -> TrainingArguments:
     return TrainingArguments(
         output_dir=scratch,  # saves nothing, but the Trainer makes this dir
         num_train_epochs=epochs,
@@ -204,8 +243,9 @@ def split(dialogues: dict[str, list[list[str]]], heldout_every: int) -> tuple[li
     return train_convs, tune_convs, heldout_convs
 
 
-def measure(dialogue: DialogueModel, dialogues: dict[str, list[list[str]]], known: set[str],
-            heldout: dict[str, list[list[str]]]) -> dict[str, dict]:
+def measure(
+    dialogue: DialogueModel, dialogues: dict[str, list[list[str]]], known: set[str], heldout: dict[str, list[list[str]]]
+) -> dict[str, dict]:
     def rates(conversations: list[list[str]]) -> dict:
         return well_formed(lambda pairs: greedy_replies(dialogue, pairs), conversations, known, fallback=FALLBACK_REPLY)
 
@@ -242,9 +282,16 @@ def train(args: argparse.Namespace) -> dict:
     heldout_ds = Dataset.from_list([encode(c, tokenizer, args.n_positions) for c in heldout_convs])
 
     config = GPT2Config(
-        vocab_size=len(tokenizer), n_positions=args.n_positions, n_embd=args.n_embd, n_layer=args.n_layer,
-        n_head=args.n_head, bos_token_id=tokenizer.eos_token_id, eos_token_id=tokenizer.eos_token_id,
-        resid_pdrop=args.dropout, embd_pdrop=args.dropout, attn_pdrop=args.dropout,
+        vocab_size=len(tokenizer),
+        n_positions=args.n_positions,
+        n_embd=args.n_embd,
+        n_layer=args.n_layer,
+        n_head=args.n_head,
+        bos_token_id=tokenizer.eos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        resid_pdrop=args.dropout,
+        embd_pdrop=args.dropout,
+        attn_pdrop=args.dropout,
     )
     model = GPT2LMHeadModel(config)
     parameters = parameter_count(model)
@@ -258,8 +305,12 @@ def train(args: argparse.Namespace) -> dict:
     with tempfile.TemporaryDirectory(prefix="simplechat-chatbot-") as scratch:
         trainer = None
         for phase, (data, epochs, batch_size) in enumerate(phases):
-            trainer = Trainer(model=model, args=_training_args(args, scratch, epochs, batch_size, phase),
-                              train_dataset=data, data_collator=collate)
+            trainer = Trainer(
+                model=model,
+                args=_training_args(args, scratch, epochs, batch_size, phase),
+                train_dataset=data,
+                data_collator=collate,
+            )
             trainer.train()
         train_seconds = time.perf_counter() - started
         heldout_loss = trainer.evaluate(heldout_ds)["eval_loss"]
@@ -267,9 +318,13 @@ def train(args: argparse.Namespace) -> dict:
     args.output_dir.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(args.output_dir)  # safetensors
     tokenizer.save_pretrained(args.output_dir)
-    card = {"name": CARD_NAME, "parameters": parameters, "offline_demo": True,
-            "description": "a small DialoGPT-architecture model trained offline on chatterbot-corpus "
-                           "and the project's dialogues; the production model is microsoft/DialoGPT-medium"}
+    card = {
+        "name": CARD_NAME,
+        "parameters": parameters,
+        "offline_demo": True,
+        "description": "a small DialoGPT-architecture model trained offline on chatterbot-corpus "
+        "and the project's dialogues; the production model is microsoft/DialoGPT-medium",
+    }
     (args.output_dir / CARD_FILE).write_text(json.dumps(card, indent=2) + "\n")
 
     # The gate is chosen on the held-out part of the training dialogues, with noisy copies for
@@ -290,15 +345,22 @@ def train(args: argparse.Namespace) -> dict:
         "well_formed": measure(saved, dialogues, known, heldout),
     }
     (args.output_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
-    print(f"training time: {train_seconds:.1f} s, {parameters / 1e6:.2f}M parameters, "
-          f"{len(train_ds)} conversations")
+    print(f"training time: {train_seconds:.1f} s, {parameters / 1e6:.2f}M parameters, {len(train_ds)} conversations")
     print(f"held-out perplexity: {metrics['heldout_perplexity']}")
-    print(f"reply gate (mean token log-prob, chosen on {gate['replies']} held-out training replies): "
-          f"{gate['min_mean_logprob']}; well-formed there {gate['well_formed_ungated']} -> {gate['well_formed_gated']}")
+    print(
+        f"reply gate (mean token log-prob, chosen on {gate['replies']} held-out training replies): "
+        f"{gate['min_mean_logprob']}; well-formed there {gate['well_formed_ungated']} -> {gate['well_formed_gated']}"
+    )
     print("greedy replies that are a sentence of the training data, by user turn (true history):")
     for name, turns in metrics["well_formed"].items():
-        print(f"  {name:8}" + "".join(f"  turn {k[4:]}: {t['rate']:.0%} of {t['replies']} ({t['unsure']} unsure, "
-                                      f"{t['fallback']} fallback, {t['empty']} empty)" for k, t in turns.items()))
+        print(
+            f"  {name:8}"
+            + "".join(
+                f"  turn {k[4:]}: {t['rate']:.0%} of {t['replies']} ({t['unsure']} unsure, "
+                f"{t['fallback']} fallback, {t['empty']} empty)"
+                for k, t in turns.items()
+            )
+        )
     return metrics
 
 

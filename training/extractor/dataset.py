@@ -54,8 +54,11 @@ def _descriptions(count: int = 400, seed: int = 7) -> tuple[str, ...]:
 
 def _rooms(count: int = 120, seed: int = 11) -> tuple[str, ...]:
     rng = random.Random(seed)
-    rooms = {f"{rng.choice(distractors.BUILDINGS)} {rng.randint(1, 4)}{rng.randint(0, 60):02d}"
-             + rng.choice(("", "", "A", "B")) for _ in range(count)}
+    rooms = {
+        f"{rng.choice(distractors.BUILDINGS)} {rng.randint(1, 4)}{rng.randint(0, 60):02d}"
+        + rng.choice(("", "", "A", "B"))
+        for _ in range(count)
+    }
     return catalog.ROOMS + tuple(sorted(rooms))
 
 
@@ -189,8 +192,15 @@ def synthetic_code_names(count: int, exclude: set[str], seed: int = 0) -> tuple[
     rng = random.Random(seed)
 
     def subject_number() -> str:  # MIT numbers mostly start with zeros: 6.001, 6.042, 8.01, 5.111
-        return rng.choice((f"00{rng.randint(1, 9)}", f"0{rng.randint(10, 99)}", f"0{rng.randint(1, 9)}",
-                           f"{rng.randint(100, 999)}", f"{rng.randint(10, 99)}"))
+        return rng.choice(
+            (
+                f"00{rng.randint(1, 9)}",
+                f"0{rng.randint(10, 99)}",
+                f"0{rng.randint(1, 9)}",
+                f"{rng.randint(100, 999)}",
+                f"{rng.randint(10, 99)}",
+            )
+        )
 
     shapes = (
         lambda: f"{rng.randint(1, 24)}.{subject_number()}",
@@ -227,9 +237,7 @@ def split_vocabulary(every: int = 5, synthetic: int = 0, real_writing: bool = Fa
             (title, area)
             for area, (_, area_titles) in catalog.COURSES.items()
             for title in _take(area_titles, held_out, every)
-        ) + tuple(
-            (title, "") for title in compose_titles(_take(catalog.SUBJECTS, held_out, every))
-        )
+        ) + tuple((title, "") for title in compose_titles(_take(catalog.SUBJECTS, held_out, every)))
         templates = tuple(
             (group, template)
             for group, group_templates in TEMPLATES.items()
@@ -359,11 +367,33 @@ def render(template: str, group: str, vocab: Vocabulary, rng: random.Random) -> 
 # has; without this it memorises the templates and misses unseen phrasing.
 JOINERS: tuple[str, ...] = (" ", " ", ". ", "; ", " — ", ", and ", "\n", " but ", " so ", "! ")
 PREFIXES: tuple[str, ...] = ("",) * 8 + (
-    "Hey all, ", "Quick question: ", "Update: ", "So ", "Honestly, ", "btw ", "FYI ", "> ", "- ",
-    "* ", "1. ", "Re: ", "EDIT: ", "ok so ", "Hi everyone! ",
+    "Hey all, ",
+    "Quick question: ",
+    "Update: ",
+    "So ",
+    "Honestly, ",
+    "btw ",
+    "FYI ",
+    "> ",
+    "- ",
+    "* ",
+    "1. ",
+    "Re: ",
+    "EDIT: ",
+    "ok so ",
+    "Hi everyone! ",
 )
 SUFFIXES: tuple[str, ...] = ("",) * 8 + (
-    " lol", " :)", " thanks!", " Any advice?", " (edited)", " !!", " haha", " ...", " thx", " 🙏",
+    " lol",
+    " :)",
+    " thanks!",
+    " Any advice?",
+    " (edited)",
+    " !!",
+    " haha",
+    " ...",
+    " thx",
+    " 🙏",
 )
 
 

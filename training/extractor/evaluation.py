@@ -38,7 +38,7 @@ def parse_markup(line: str) -> Example:
     text, spans, optional, cursor = [], [], [], 0
     length = 0
     for match in MARK.finditer(marked):
-        before = marked[cursor:match.start()]
+        before = marked[cursor : match.start()]
         text.append(before)
         length += len(before)
         name = match.group(2)
@@ -89,7 +89,9 @@ class Counts:
         recall = self.tp / (self.tp + self.fn) if self.tp + self.fn else 0.0
         f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
         result: dict[str, float | int] = {
-            "precision": round(precision, 4), "recall": round(recall, 4), "f1": round(f1, 4),
+            "precision": round(precision, 4),
+            "recall": round(recall, 4),
+            "f1": round(f1, 4),
             "sentences": self.sentences,
         }
         if self.negatives:
@@ -124,7 +126,7 @@ def predict_spans(extract: Callable, texts: list[str], batch_size: int = 32) -> 
     """`extract(texts) -> [[CourseSpan]]` over `texts` in batches of `batch_size`."""
     spans = []
     for i in range(0, len(texts), batch_size):
-        spans.extend(extract(texts[i:i + batch_size]))
+        spans.extend(extract(texts[i : i + batch_size]))
     return spans
 
 
@@ -149,8 +151,9 @@ def main(argv: list[str] | None = None) -> None:
     path = Path(args.split) if args.split not in ("dev", "test") else REALTEXT / f"{args.split}.txt"
     examples = load_markup(path)
     model_dir = check_model_dir(args.model_dir)  # a local dir with safetensors: nothing is downloaded
-    tagger = build_pipeline(AutoModelForTokenClassification.from_pretrained(model_dir),
-                            AutoTokenizer.from_pretrained(model_dir))
+    tagger = build_pipeline(
+        AutoModelForTokenClassification.from_pretrained(model_dir), AutoTokenizer.from_pretrained(model_dir)
+    )
     predicted = above(predict_spans(lambda texts: extract(tagger, texts, args.threshold), [e.text for e in examples]))
     if args.errors:
         print("\n".join(mistakes(examples, predicted)))

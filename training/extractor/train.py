@@ -67,37 +67,63 @@ def evaluation_files(args: argparse.Namespace) -> dict[str, Path | None]:
         files[f"realtext_{part}"] = args.realtext / f"{part}.txt" if args.realtext else None
     missing = [str(path) for path in files.values() if path is not None and not path.is_file()]
     if missing:
-        raise SystemExit(f"evaluation data not found: {', '.join(missing)} (pass --realistic '' or "
-                         "--realtext '' to train without that split)")
+        raise SystemExit(
+            f"evaluation data not found: {', '.join(missing)} (pass --realistic '' or "
+            "--realtext '' to train without that split)"
+        )
     return files
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--base-model", default=None, help="Model dir or hub id (default: packaged MiniLM)")
-    parser.add_argument("--base-model-revision", default=None,
-                        help="Hub commit (or tag) of --base-model: pins what a hub id downloads")
+    parser.add_argument(
+        "--base-model-revision", default=None, help="Hub commit (or tag) of --base-model: pins what a hub id downloads"
+    )
     parser.add_argument("--output-dir", type=Path, default=Path("models/extractor"))
     parser.add_argument("--train-size", type=int, default=6000, help="synthetic training examples")
     parser.add_argument("--eval-size", type=int, default=1000, help="held-out synthetic sentences")
-    parser.add_argument("--synthetic-titles", type=int, default=300,
-                        help="open-vocabulary titles added to the training side (0: catalog only)")
+    parser.add_argument(
+        "--synthetic-titles",
+        type=int,
+        default=300,
+        help="open-vocabulary titles added to the training side (0: catalog only)",
+    )
     parser.add_argument("--epochs", type=float, default=3.0)  # more passes beat more sentences here
     parser.add_argument("--max-steps", type=int, default=-1, help="stop after N steps (quick runs)")
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--learning-rate", type=float, default=2e-4)
     parser.add_argument("--seed", type=int, default=13)
-    parser.add_argument("--realistic", type=optional_path, default=DEFAULT_REALISTIC,
-                        help="hand-annotated JSONL reported as a second eval split ('': none)")
-    parser.add_argument("--realtext", type=optional_path, default=REALTEXT,
-                        help="folder with the real-writing set: dev.txt (threshold) and test.txt (report); "
-                             "'': none, and no threshold")
-    parser.add_argument("--real-writing", action=argparse.BooleanOptionalAction, default=True,
-                        help="train on the genres and look-alikes of real writing too (genres.py, distractors.py)")
-    parser.add_argument("--genre-share", type=float, default=0.6,
-                        help="share of training clauses drawn from the real-writing genres (genres.py)")
-    parser.add_argument("--case-feature", choices=("auto", "on", "off"), default="auto",
-                        help="capitalization as token type ids (casing.py); auto: on for uncased tokenizers")
+    parser.add_argument(
+        "--realistic",
+        type=optional_path,
+        default=DEFAULT_REALISTIC,
+        help="hand-annotated JSONL reported as a second eval split ('': none)",
+    )
+    parser.add_argument(
+        "--realtext",
+        type=optional_path,
+        default=REALTEXT,
+        help="folder with the real-writing set: dev.txt (threshold) and test.txt (report); '': none, and no threshold",
+    )
+    parser.add_argument(
+        "--real-writing",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="train on the genres and look-alikes of real writing too (genres.py, distractors.py)",
+    )
+    parser.add_argument(
+        "--genre-share",
+        type=float,
+        default=0.6,
+        help="share of training clauses drawn from the real-writing genres (genres.py)",
+    )
+    parser.add_argument(
+        "--case-feature",
+        choices=("auto", "on", "off"),
+        default="auto",
+        help="capitalization as token type ids (casing.py); auto: on for uncased tokenizers",
+    )
     return parser.parse_args(argv)
 
 
@@ -111,8 +137,10 @@ def to_dataset(examples: list[Example], tokenizer, case_feature: bool) -> Datase
             for i, spans in enumerate(batch["spans"])
         ]
         if case_feature:  # the same ids serving computes (inference.CourseTaggingPipeline)
-            enc["token_type_ids"] = [casing.case_type_ids(text, offsets)
-                                     for text, offsets in zip(batch["text"], enc["offset_mapping"], strict=True)]
+            enc["token_type_ids"] = [
+                casing.case_type_ids(text, offsets)
+                for text, offsets in zip(batch["text"], enc["offset_mapping"], strict=True)
+            ]
         enc.pop("offset_mapping")
         return enc
 
@@ -148,8 +176,11 @@ def train(args: argparse.Namespace) -> dict:
     base = args.base_model or default_base_model()
     revision = args.base_model_revision
     if revision is None and not Path(base).is_dir():
-        print(f"warning: {base} comes from the hub unpinned; pass --base-model-revision COMMIT so a "
-              "rebuild trains on the same weights", file=sys.stderr)
+        print(
+            f"warning: {base} comes from the hub unpinned; pass --base-model-revision COMMIT so a "
+            "rebuild trains on the same weights",
+            file=sys.stderr,
+        )
     tokenizer = AutoTokenizer.from_pretrained(base, revision=revision)
     if not tokenizer.is_fast:
         raise SystemExit(f"{base}: a fast tokenizer is needed for character offsets")
@@ -208,8 +239,11 @@ def train(args: argparse.Namespace) -> dict:
     model = trainer.model.eval()
     tagger = build_pipeline(model, tokenizer, device=model.device)
     # One forward per split with every span and its score; the threshold then only filters.
-    scored = {name: predict_spans(lambda texts: extract(tagger, texts, threshold=0.0), [e.text for e in examples])
-              for name, examples in splits.items() if examples}
+    scored = {
+        name: predict_spans(lambda texts: extract(tagger, texts, threshold=0.0), [e.text for e in examples])
+        for name, examples in splits.items()
+        if examples
+    }
     threshold = choose_threshold(splits["realtext_dev"], scored["realtext_dev"]) if "realtext_dev" in scored else 0.0
     setattr(model.config, THRESHOLD_KEY, threshold)
     metrics = {
@@ -241,8 +275,10 @@ SPLIT_NAMES = {
 
 def _report(metrics: dict) -> None:
     print(f"training time: {metrics['train_seconds']:.1f} s on {metrics['train_sentences']} sentences")
-    print(f"case feature: {'on' if metrics['case_feature'] else 'off'}; "
-          f"span score threshold: {metrics['span_score_threshold']:.2f}")
+    print(
+        f"case feature: {'on' if metrics['case_feature'] else 'off'}; "
+        f"span score threshold: {metrics['span_score_threshold']:.2f}"
+    )
     print(f"{'split / genre':<44} {'P':>7} {'R':>7} {'F1':>7} {'neg.clean':>9} {'n':>5}")
     for split, name in SPLIT_NAMES.items():
         if split not in metrics:
@@ -252,8 +288,9 @@ def _report(metrics: dict) -> None:
             rows += [(f"  {genre}", scores) for genre, scores in metrics[split]["genres"].items()]
         for label, s in rows:
             clean = f"{s['negatives_clean']:.3f}" if "negatives_clean" in s else "-"
-            print(f"{label:<44} {s['precision']:>7.4f} {s['recall']:>7.4f} {s['f1']:>7.4f} {clean:>9} "
-                  f"{s['sentences']:>5}")
+            print(
+                f"{label:<44} {s['precision']:>7.4f} {s['recall']:>7.4f} {s['f1']:>7.4f} {clean:>9} {s['sentences']:>5}"
+            )
 
 
 def main(argv: list[str] | None = None) -> None:
