@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from predictors.chatbot.model import Chatbot
+from predictors.chatbot.openai_routes import openai_router
 from predictors.chatbot.routes import card_router
 from predictors.chatbot.routes import seed_router as chat_routes
 from predictors.common.cli import build_parser, runtime_options
@@ -27,7 +28,11 @@ def build(args):
     extractor = CourseExtractor("extractor", str(args.models / "extractor"), **options)
     chatbot = Chatbot("chatbot", str(args.models / "chatbot"), **options)
     ui = [] if args.no_ui else [lambda app: add_ui(app, args.frontend)]
-    return [extractor, chatbot], [extract_routes(extractor), card_router(chatbot), chat_routes(chatbot)], ui
+    return (
+        [extractor, chatbot],
+        [extract_routes(extractor), card_router(chatbot), chat_routes(chatbot), openai_router(chatbot)],
+        ui,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 from predictors.chatbot.model import Chatbot
+from predictors.chatbot.openai_routes import openai_router
 from predictors.chatbot.routes import card_router, seed_router
 from predictors.chatbot.schema import DEFAULT_MAX_MESSAGE_CHARS
 from predictors.common.cli import add_ray_arguments, build_parser, runtime_options
@@ -25,7 +26,7 @@ def build(args):
         model_id=args.model_id,
         runtime=runtime_options(args),
     )
-    return [model], [card_router(model), seed_router(model)]
+    return [model], [card_router(model), seed_router(model), openai_router(model)]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -208,6 +208,8 @@ def test_ingress_routes_what_the_ui_calls_to_the_right_predictor(helm):
         "/api/v2/models/extractor/infer": ("simplechat-extractor-predictor", "/v2/models/extractor/infer"),
         "/api/v1/models/chatbot": ("simplechat-chatbot-predictor", "/v1/models/chatbot"),
         "/api/chat": ("simplechat-chatbot-predictor", "/chat"),
+        "/api/openai/v1/chat/completions": ("simplechat-chatbot-predictor", "/openai/v1/chat/completions"),
+        "/api/openai/v1/models": ("simplechat-chatbot-predictor", "/openai/v1/models"),
         "/api/health": ("simplechat-chatbot-predictor", "/health"),
         "/api/extract-course-name/": ("simplechat-extractor-predictor", "/extract-course-name/"),
         "/api/extract-course-name": ("simplechat-extractor-predictor", "/extract-course-name"),

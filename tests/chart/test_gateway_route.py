@@ -31,6 +31,8 @@ CALLS = {
     "/api/v2/models/chatbot/infer": ("chatbot", "/v2/models/chatbot/infer"),
     "/api/v2/models/chatbot/ready": ("chatbot", "/v2/models/chatbot/ready"),
     "/api/chat": ("chatbot", "/chat"),
+    "/api/openai/v1/chat/completions": ("chatbot", "/openai/v1/chat/completions"),
+    "/api/openai/v1/models": ("chatbot", "/openai/v1/models"),
     "/api/health": ("chatbot", "/health"),
     "/api/v1/models/extractor:predict": ("extractor", "/v1/models/extractor:predict"),
     "/api/v2/models/extractor/infer": ("extractor", "/v2/models/extractor/infer"),

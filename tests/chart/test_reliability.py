@@ -230,8 +230,8 @@ def test_ui_nginx_proxies_only_the_model_apis():
     # Every proxied location strips /api and passes the rest of the (normalized) path on.
     blocks = re.findall(r"^\s*location (?:= )?(\S+) \{([^}]*)\}", conf, flags=re.MULTILINE)
     proxied = [(path, body) for path, body in blocks if "proxy_pass" in body]
-    assert len(proxied) == 8
-    allowed = re.compile(r"^/api/(v[12]/models/(chatbot|extractor)|chat|health|extract-course-name/?)$")
+    assert len(proxied) == 9
+    allowed = re.compile(r"^/api/(v[12]/models/(chatbot|extractor)|chat|health|extract-course-name/?|openai/v1/)$")
     for path, body in proxied:
         assert allowed.match(path), path
         assert "rewrite ^/api(/.*)$ $1 break;" in body and re.search(r"proxy_pass http://\$\w+_upstream;", body), body

@@ -151,3 +151,26 @@ def test_security_headers_on_every_status(nginx_stack, case):
     assert not missing, f"{case} lacks {missing}"
     assert response.headers["x-content-type-options"] == "nosniff"
     assert "script-src 'self'" in response.headers["content-security-policy"]
+
+
+def test_openai_stream_passes_through_unbuffered(nginx_stack):
+    """Server-sent events through nginx: the frames of one reply arrive over time, not in one burst."""
+    body = {
+        "model": "chatbot",
+        "messages": [{"role": "user", "content": "you sound like yoda"}],
+        "temperature": 0,
+        "max_tokens": 150,
+        "stream": True,
+    }
+    arrivals, frames = [], []
+    with httpx.stream("POST", f"{nginx_stack}/api/openai/v1/chat/completions", json=body, timeout=60) as response:
+        assert response.status_code == 200 and response.headers["content-type"].startswith("text/event-stream")
+        for line in response.iter_lines():
+            if line.startswith("data: {"):
+                arrivals.append(time.monotonic())
+            if line:
+                frames.append(line)
+    assert len(arrivals) > 15 and frames[-1] == "data: [DONE]"
+    assert arrivals[-2] - arrivals[1] > 0.01
+    models = httpx.get(f"{nginx_stack}/api/openai/v1/models", timeout=30).json()
+    assert [m["id"] for m in models["data"]] == ["chatbot"]

@@ -38,6 +38,7 @@ ROUTES = {
         ("POST", "/v2/models/chatbot/infer"),
         ("POST", "/chat"),
         ("GET", "/health"),
+        ("POST", "/openai/v1/chat/completions"),
     ],
     "extractor": [
         ("GET", "/v1/models/extractor"),

@@ -1,0 +1,217 @@
+"""OpenAI-compatible chat on the chatbot predictor: `GET /openai/v1/models` and
+`POST /openai/v1/chat/completions`, whole or streamed as server-sent events.
+
+    curl -sN localhost:8080/openai/v1/chat/completions -H 'content-type: application/json' \\
+      -d '{"model": "chatbot", "messages": [{"role": "user", "content": "hi"}], "stream": true}'
+    data: {"id": "chatcmpl-…", "object": "chat.completion.chunk", "choices": [{"delta": {"content": "Hello"}, …}], …}
+    …
+    data: [DONE]
+
+kserve's own OpenAI layer imports vLLM, which these CPU images do not carry; these routes go
+through the same runtime as V1 (admission, the inference thread, the batcher), where concurrent
+streams decode together in one batched generate (streaming.py). Errors use OpenAI's body,
+`{"error": {"message", "type", "param", "code"}}`, so OpenAI clients raise their usual exceptions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+from kserve.errors import InvalidInput
+from pydantic import ValidationError
+
+from predictors.chatbot.generation import PromptTooLong
+from predictors.chatbot.model import Chatbot, StreamJob
+from predictors.chatbot.openai_schema import ChatCompletionRequest
+from predictors.chatbot.streaming import StreamResult, StreamSink
+from predictors.common.admission import Overloaded, RequestTimedOut
+from predictors.common.payload import bounded_text, decode_json
+
+MAX_BODY_BYTES = 64 * 1024  # as the UI's nginx: client_max_body_size 64k
+CREATED = int(time.time())
+DONE = object()
+
+
+class OpenAIError(Exception):
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        kind: str = "invalid_request_error",
+        param: str | None = None,
+        code: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status, self.message, self.kind, self.param, self.code = status, message, kind, param, code
+
+    def response(self) -> JSONResponse:
+        body = {"error": {"message": self.message, "type": self.kind, "param": self.param, "code": self.code}}
+        headers = {"Retry-After": "1"} if self.status == 429 else None
+        return JSONResponse(body, status_code=self.status, headers=headers)
+
+
+def _parse(raw: bytes, model: Chatbot) -> tuple[ChatCompletionRequest, list[int]]:
+    if len(raw) > MAX_BODY_BYTES:
+        raise OpenAIError(413, f"request body has {len(raw)} bytes; at most {MAX_BODY_BYTES}")
+    try:
+        request = ChatCompletionRequest.model_validate(decode_json(raw))
+    except InvalidInput as exc:
+        raise OpenAIError(400, str(exc)) from None
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        param = ".".join(str(p) for p in first["loc"]) or None
+        raise OpenAIError(
+            400, f"{param + ': ' if param else ''}{first['msg'].removeprefix('Value error, ')}", param=param
+        ) from None
+    if request.model not in model_names(model):
+        raise OpenAIError(
+            404,
+            f"model {request.model!r} is not served here (try {model.name!r})",
+            param="model",
+            code="model_not_found",
+        )
+    try:
+        history, message, indices = request.turns()
+    except ValueError as exc:
+        raise OpenAIError(400, str(exc), param="messages") from None
+    limit = model.context["max_message_chars"]
+    for index, turn in zip(indices, [*history, message], strict=True):
+        try:
+            bounded_text(turn, limit, f"messages[{index}].content", allow_empty=index != indices[-1])
+        except ValueError as exc:
+            raise OpenAIError(400, str(exc), param=f"messages[{index}].content") from None
+    try:
+        prompt = model.dialogue.prompt_ids(history, message, request.settings().max_new_tokens)
+    except PromptTooLong as exc:
+        raise OpenAIError(400, str(exc), param="messages") from None
+    return request, prompt
+
+
+def model_names(model: Chatbot) -> set[str]:
+    """The names a client may use: the predictor's, and the model's own (its card or hub id)."""
+    return {model.name, *([model.card["name"]] if model.card else [])}
+
+
+def _runtime_error(exc: Overloaded | RequestTimedOut) -> OpenAIError:
+    if isinstance(exc, Overloaded):
+        return OpenAIError(429, str(exc), kind="rate_limit_error", code="overloaded")
+    return OpenAIError(503, str(exc), kind="timeout_error", code="deadline_exceeded")
+
+
+def _finish(result: StreamResult) -> str:
+    return "length" if result.finish_reason == "length" else "stop"
+
+
+def _usage(result: StreamResult) -> dict:
+    return {
+        "prompt_tokens": result.prompt_tokens,
+        "completion_tokens": result.completion_tokens,
+        "total_tokens": result.prompt_tokens + result.completion_tokens,
+    }
+
+
+def openai_router(model: Chatbot) -> APIRouter:
+    router = APIRouter(prefix="/openai/v1", tags=["OpenAI"])
+
+    @router.get("/models", summary="The model served here (OpenAI's list shape)")
+    async def models() -> dict:
+        return {
+            "object": "list",
+            "data": [{"id": model.name, "object": "model", "created": CREATED, "owned_by": "simplechat"}],
+        }
+
+    @router.post("/chat/completions", summary="A reply to the conversation; `stream: true` for server-sent events")
+    async def chat_completions(http: Request) -> Response:
+        if not model.ready:
+            return OpenAIError(503, f"model {model.name} is loading", kind="service_unavailable").response()
+        try:
+            request, prompt = _parse(await http.body(), model)
+        except OpenAIError as exc:
+            return exc.response()
+        loop = asyncio.get_running_loop()
+        events: asyncio.Queue = asyncio.Queue()
+        stopped = False
+        sink = StreamSink(
+            emit=lambda text: loop.call_soon_threadsafe(events.put_nowait, text),
+            cancelled=lambda: stopped,
+            stop=request.stops,
+        )
+        job = StreamJob(prompt, request.settings(), sink, request.seed)
+        task = asyncio.ensure_future(model.runtime.infer([job]))
+        task.add_done_callback(lambda _: events.put_nowait(DONE))
+        ident, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
+        first = await events.get()  # a refusal (429) comes before any text: answer it as an error
+        if first is DONE and task.exception() is not None:
+            if isinstance(task.exception(), Overloaded | RequestTimedOut):
+                return _runtime_error(task.exception()).response()
+            raise task.exception()  # a server fault: the app's handler logs it, a JSON 500
+
+        if not request.stream:
+            event = first
+            while event is not DONE:  # the text is in the result; the pieces only say it is coming
+                event = await events.get()
+            try:
+                (result,) = task.result()
+            except (Overloaded, RequestTimedOut) as exc:
+                return _runtime_error(exc).response()
+            return JSONResponse(
+                {
+                    "id": ident,
+                    "object": "chat.completion",
+                    "created": created,
+                    "model": request.model,
+                    "choices": [
+                        {
+                            "index": 0,
+                            "message": {"role": "assistant", "content": result.text},
+                            "finish_reason": _finish(result),
+                            "logprobs": None,
+                        }
+                    ],
+                    "usage": _usage(result),
+                }
+            )
+
+        def chunk(delta: dict, finish: str | None = None, usage: dict | None = None, choices: bool = True) -> str:
+            body = {
+                "id": ident,
+                "object": "chat.completion.chunk",
+                "created": created,
+                "model": request.model,
+                "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}] if choices else [],
+            }
+            if usage is not None:
+                body["usage"] = usage
+            return f"data: {json.dumps(body)}\n\n"
+
+        async def frames() -> AsyncIterator[str]:
+            nonlocal stopped
+            try:
+                yield chunk({"role": "assistant", "content": ""})
+                event = first
+                while event is not DONE:
+                    yield chunk({"content": event})
+                    event = await events.get()
+                try:
+                    (result,) = task.result()
+                except (Overloaded, RequestTimedOut) as exc:  # past the deadline, mid-stream
+                    error = _runtime_error(exc)
+                    yield f"data: {json.dumps({'error': {'message': error.message, 'type': error.kind}})}\n\n"
+                else:
+                    yield chunk({}, finish=_finish(result))
+                    if request.stream_options and request.stream_options.include_usage:
+                        yield chunk({}, usage=_usage(result), choices=False)
+                yield "data: [DONE]\n\n"
+            finally:
+                stopped = True  # a client that left ends its sequence at the next decoding step
+
+        headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}  # nginx: pass each frame on at once
+        return StreamingResponse(frames(), media_type="text/event-stream", headers=headers)
+
+    return router

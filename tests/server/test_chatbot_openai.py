@@ -1,0 +1,134 @@
+"""The OpenAI-compatible routes, driven by the official `openai` client against the predictor."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import httpx
+import openai
+import pytest
+
+from training.chatbot.corpus import sentences, training_dialogues
+
+GREEDY = {"model": "chatbot", "messages": [{"role": "user", "content": "how are you?"}], "temperature": 0}
+# A message the tiny model answers at length (about 25 tokens, greedy): frames to watch arrive.
+LONG = {**GREEDY, "messages": [{"role": "user", "content": "you sound like yoda"}], "max_tokens": 150}
+
+
+@pytest.fixture(scope="module")
+def client(chatbot) -> openai.OpenAI:
+    return openai.OpenAI(base_url=f"{chatbot.url}/openai/v1", api_key="unused", max_retries=0, timeout=60)
+
+
+def test_models_list_names_the_chatbot(client):
+    assert [m.id for m in client.models.list()] == ["chatbot"]
+
+
+def test_streamed_and_whole_replies_of_a_greedy_request_are_the_same(client):
+    whole = client.chat.completions.create(**GREEDY)
+    (choice,) = whole.choices
+    assert choice.message.role == "assistant" and choice.finish_reason in ("stop", "length")
+    assert choice.message.content in sentences(training_dialogues())
+    assert whole.usage.prompt_tokens > 0 and whole.usage.completion_tokens > 0
+    assert whole.usage.total_tokens == whole.usage.prompt_tokens + whole.usage.completion_tokens
+
+    chunks = list(client.chat.completions.create(**GREEDY, stream=True, stream_options={"include_usage": True}))
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert text == choice.message.content
+    finishes = [c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason]
+    assert finishes == [choice.finish_reason]  # one finish_reason, on the last content chunk
+    assert chunks[-1].usage is not None and chunks[-1].usage.completion_tokens == whole.usage.completion_tokens
+    assert len({c.id for c in chunks}) == 1
+
+
+def test_history_system_messages_and_stop_strings(client):
+    history = [
+        {"role": "system", "content": "You are terse."},  # DialoGPT has no system prompt: left out
+        {"role": "user", "content": "hi"},
+        {"role": "assistant", "content": "Hello"},
+        {"role": "user", "content": "how are you?"},
+    ]
+    reply = client.chat.completions.create(model="chatbot", messages=history, temperature=0)
+    without_system = client.chat.completions.create(model="chatbot", messages=history[1:], temperature=0)
+    assert reply.choices[0].message.content == without_system.choices[0].message.content
+    full = reply.choices[0].message.content
+    word = full.split()[1]
+    cut = client.chat.completions.create(model="chatbot", messages=history, temperature=0, stop=[word])
+    assert cut.choices[0].message.content == full[: full.index(word)]  # up to the stop string, as OpenAI
+    assert cut.choices[0].finish_reason == "stop"
+
+
+def test_max_tokens_ends_with_length(client):
+    reply = client.chat.completions.create(**GREEDY, max_tokens=2)
+    assert reply.choices[0].finish_reason == "length" and reply.usage.completion_tokens == 2
+
+
+@pytest.mark.parametrize(
+    ("change", "param"),
+    [
+        ({"messages": []}, "messages"),
+        ({"messages": [{"role": "user", "content": "x" * 5000}]}, "messages[0].content"),
+        ({"messages": [{"role": "assistant", "content": "hi"}]}, "messages"),
+        ({"n": 2}, "n"),
+        ({"max_tokens": 0}, "max_tokens"),
+        ({"temperature": -1}, "temperature"),
+    ],
+)
+def test_bad_requests_get_openai_400s(client, change, param):
+    with pytest.raises(openai.BadRequestError) as error:
+        client.chat.completions.create(**{**GREEDY, **change})
+    assert error.value.status_code == 400
+    assert error.value.body["param"] == param and error.value.body["type"] == "invalid_request_error"
+
+
+def test_unknown_model_is_a_404_and_a_huge_body_a_413(client, chatbot):
+    with pytest.raises(openai.NotFoundError) as error:
+        client.chat.completions.create(**{**GREEDY, "model": "gpt-4o"})
+    assert error.value.body["code"] == "model_not_found"
+    response = httpx.post(f"{chatbot.url}/openai/v1/chat/completions", content=b" " * 70_000, timeout=30)
+    assert response.status_code == 413 and set(response.json()["error"]) == {"message", "type", "param", "code"}
+
+
+def test_chunks_arrive_as_they_are_generated(chatbot):
+    """Frames of one reply reach the client over time, not in one burst at the end."""
+    arrivals = []
+    with httpx.stream(
+        "POST", f"{chatbot.url}/openai/v1/chat/completions", json={**LONG, "stream": True}, timeout=60
+    ) as response:
+        assert response.headers["content-type"].startswith("text/event-stream")
+        for line in response.iter_lines():
+            if line.startswith("data: {"):
+                arrivals.append(time.monotonic())
+    assert len(arrivals) > 15
+    assert arrivals[-2] - arrivals[1] > 0.01  # first to last content frame: spread over the decoding
+
+
+def test_a_client_that_leaves_mid_stream_leaves_the_server_serving(chatbot):
+    long = {**LONG, "stream": True}
+    for _ in range(3):
+        with httpx.stream("POST", f"{chatbot.url}/openai/v1/chat/completions", json=long, timeout=60) as response:
+            lines = response.iter_lines()
+            next(lines), next(lines)  # two frames, then gone
+    after = httpx.post(f"{chatbot.url}/openai/v1/chat/completions", json=GREEDY, timeout=60)
+    assert after.status_code == 200 and after.json()["choices"][0]["message"]["content"]
+
+
+def test_the_v1_route_is_untouched_while_streams_run(chatbot):
+    results = []
+
+    def stream_one():
+        with httpx.stream(
+            "POST", f"{chatbot.url}/openai/v1/chat/completions", json={**GREEDY, "stream": True}, timeout=60
+        ) as r:
+            results.append(sum(1 for _ in r.iter_lines()))
+
+    threads = [threading.Thread(target=stream_one) for _ in range(4)]
+    for t in threads:
+        t.start()
+    v1 = httpx.post(
+        f"{chatbot.url}/v1/models/chatbot:predict", json={"instances": [{"message": "how are you?"}]}, timeout=60
+    )
+    for t in threads:
+        t.join()
+    assert v1.status_code == 200 and len(results) == 4 and all(n > 2 for n in results)
