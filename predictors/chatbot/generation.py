@@ -134,11 +134,9 @@ class DialogueModel:
         return [token for turn in turns[start:] for token in turn]
 
     @torch.inference_mode()
-    def decode(
-        self, prompts: Sequence[list[int]], settings: Settings, beams: int = 1, score: bool = False
-    ) -> tuple[list[str], list[float] | None]:
-        """One generate() call, no guard: replies and, with `score`, each reply's mean token
-        log-probability."""
+    def generate_inputs(self, prompts: Sequence[list[int]], settings: Settings, beams: int = 1) -> tuple[dict, int]:
+        """generate()'s keyword arguments for `prompts` (left-padded) under `settings`, and the
+        column where the replies start: the one recipe for whole and streamed replies."""
         batch = self.tokenizer.pad({"input_ids": list(prompts)}, return_tensors="pt").to(self.device)
         start = batch["input_ids"].shape[1]
         sampling = (
@@ -146,17 +144,25 @@ class DialogueModel:
             if settings.do_sample and beams == 1
             else {"do_sample": False}
         )
-        output = self.model.generate(
+        return {
             **batch,
-            max_new_tokens=settings.max_new_tokens,
-            min_new_tokens=1,  # an immediate EOS would be an empty reply
-            num_beams=beams,
-            repetition_penalty=settings.repetition_penalty,
-            logits_processor=LogitsProcessorList([ReplyNoRepeatNGram(settings.no_repeat_ngram_size, start)]),
-            eos_token_id=self.eos,
-            pad_token_id=self.tokenizer.pad_token_id,
+            "max_new_tokens": settings.max_new_tokens,
+            "min_new_tokens": 1,  # an immediate EOS would be an empty reply
+            "num_beams": beams,
+            "repetition_penalty": settings.repetition_penalty,
+            "logits_processor": LogitsProcessorList([ReplyNoRepeatNGram(settings.no_repeat_ngram_size, start)]),
+            "eos_token_id": self.eos,
+            "pad_token_id": self.tokenizer.pad_token_id,
             **sampling,
-        )
+        }, start
+
+    def decode(
+        self, prompts: Sequence[list[int]], settings: Settings, beams: int = 1, score: bool = False
+    ) -> tuple[list[str], list[float] | None]:
+        """One generate() call, no guard: replies and, with `score`, each reply's mean token
+        log-probability."""
+        inputs, start = self.generate_inputs(prompts, settings, beams)
+        output = self.model.generate(**inputs)
         rows, replies, lengths = output[:, start:], [], []
         for row in rows:
             tokens = row.tolist()
@@ -166,7 +172,7 @@ class DialogueModel:
             replies.append(text if ended else complete_sentences(text))
         if not score:
             return replies, None
-        return replies, self._mean_logprob(batch["input_ids"], batch["attention_mask"], rows, lengths)
+        return replies, self._mean_logprob(inputs["input_ids"], inputs["attention_mask"], rows, lengths)
 
     def _mean_logprob(
         self, prompt: torch.Tensor, mask: torch.Tensor, rows: torch.Tensor, lengths: Sequence[int]

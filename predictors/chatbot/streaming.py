@@ -17,10 +17,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import torch
-from transformers import LogitsProcessorList, StoppingCriteria, StoppingCriteriaList
+from transformers import StoppingCriteria, StoppingCriteriaList
 from transformers.generation.streamers import BaseStreamer
 
-from predictors.chatbot.generation import DialogueModel, ReplyNoRepeatNGram, Settings
+from predictors.chatbot.generation import DialogueModel, Settings
 
 
 @dataclass
@@ -122,28 +122,11 @@ def stream(
     seed: int | None = None,
 ) -> list[StreamResult]:
     """One generate() call for all prompts; each sink gets its reply as it is decoded."""
-    batch = dialogue.tokenizer.pad({"input_ids": list(prompts)}, return_tensors="pt").to(dialogue.device)
-    start = batch["input_ids"].shape[1]
+    inputs, _ = dialogue.generate_inputs(prompts, settings)
     rows = _Rows(dialogue, sinks, settings.max_new_tokens)
-    sampling = (
-        {"do_sample": True, "temperature": settings.temperature, "top_p": settings.top_p}
-        if settings.do_sample
-        else {"do_sample": False}
-    )
     if seed is not None:
         torch.manual_seed(seed)  # requests with a seed are batched only with the same seed
-    dialogue.model.generate(
-        **batch,
-        max_new_tokens=settings.max_new_tokens,
-        min_new_tokens=1,
-        repetition_penalty=settings.repetition_penalty,
-        logits_processor=LogitsProcessorList([ReplyNoRepeatNGram(settings.no_repeat_ngram_size, start)]),
-        stopping_criteria=StoppingCriteriaList([rows]),
-        streamer=rows,
-        eos_token_id=dialogue.eos,
-        pad_token_id=dialogue.tokenizer.pad_token_id,
-        **sampling,
-    )
+    dialogue.model.generate(**inputs, stopping_criteria=StoppingCriteriaList([rows]), streamer=rows)
     return [
         StreamResult(row.text, row.finish or "length", len(prompt), len(row.tokens))
         for row, prompt in zip(rows.rows, prompts, strict=True)
