@@ -5,18 +5,16 @@ it is back on the same port, without a reload."""
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
-import subprocess
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.conftest import ROOT, free_port, install_system_deps, start_predictor
+from tests.conftest import free_port, start_predictor
 
 pytestmark = pytest.mark.system
 
@@ -49,55 +47,11 @@ def timed(send) -> tuple[httpx.Response, float]:
 
 
 @pytest.fixture
-def nginx_in(tmp_path: Path):
-    """Start nginx the way the ui image does; yields start(chatbot_port, extractor_port) -> (url, log)."""
-    install_system_deps("nginx", "envsubst")
-    processes: list[subprocess.Popen] = []
-
-    def start(chatbot_port: int, extractor_port: int) -> tuple[str, Path]:
-        port = free_port()
-        log = tmp_path / "nginx.log"
-        env = {
-            **os.environ,
-            "NGINX_BIN": shutil.which("nginx") or "/usr/sbin/nginx",
-            "NGINX_LISTEN": f"127.0.0.1:{port}",
-            "UI_ROOT": str(ROOT / "frontend"),
-            "CHATBOT_UPSTREAM": f"127.0.0.1:{chatbot_port}",
-            "EXTRACTOR_UPSTREAM": f"127.0.0.1:{extractor_port}",
-            "TRUSTED_PROXY_CIDR": "127.0.0.1/32",
-            "NGINX_TEMPLATE": str(ROOT / "frontend" / "nginx.conf"),
-            "NGINX_RUN_DIR": str(tmp_path / "run"),
-            "NGINX_MIME_TYPES": "/etc/nginx/mime.types",
-            "NGINX_ACCESS_LOG": "off",
-        }
-        with log.open("w") as stderr:  # error_log stderr: nginx's reasons land in the file
-            processes.append(
-                subprocess.Popen(
-                    [str(ROOT / "frontend" / "nginx-entrypoint.sh")], env=env, stdout=subprocess.DEVNULL, stderr=stderr
-                )
-            )
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while True:
-            assert processes[-1].poll() is None, f"nginx exited: {log.read_text()}"
-            try:
-                if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
-                    return url, log
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, f"nginx not up after 30 s: {log.read_text()}"
-            time.sleep(0.1)
-
-    try:
-        yield start
-    finally:
-        for process in processes:  # the entrypoint execs nginx: this is the master; SIGTERM stops its workers
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+def nginx_in(nginx) -> Callable[[int, int], tuple[str, Path]]:
+    """Start nginx the way the ui image does; start(chatbot_port, extractor_port) -> (url, log)."""
+    return lambda chatbot_port, extractor_port: nginx(
+        CHATBOT_UPSTREAM=f"127.0.0.1:{chatbot_port}", EXTRACTOR_UPSTREAM=f"127.0.0.1:{extractor_port}"
+    )
 
 
 def test_kill_9_gives_fast_json_502s_and_nginx_recovers_without_reload(extractor_dir, nginx_in):
