@@ -177,10 +177,8 @@ def install_system_deps(*commands: str) -> None:
         pytest.fail(f"could not install {', '.join(commands)}: {result.stderr.strip()}")
 
 
-@pytest.fixture(scope="session")
-def nginx_stack(extractor_dir: Path, chatbot_dir: Path) -> Iterator[str]:
-    """`scripts/run-nginx.sh` (what `make run-nginx` starts): the standalone predictors behind real
-    nginx with frontend/nginx.conf. Yields nginx's URL."""
+def run_nginx_env() -> tuple[dict[str, str], str, int]:
+    """scripts/run-nginx.sh's environment on free ports, nginx installed: (env, nginx's URL, chatbot port)."""
     install_system_deps("nginx", "envsubst")
     port, chatbot_port, extractor_port = free_port(), free_port(), free_port()
     env = {
@@ -191,10 +189,17 @@ def nginx_stack(extractor_dir: Path, chatbot_dir: Path) -> Iterator[str]:
         "MODELS": str(MODELS),
         "PYTHON": sys.executable,
     }
+    return env, f"http://127.0.0.1:{port}", chatbot_port
+
+
+@pytest.fixture(scope="session")
+def nginx_stack(extractor_dir: Path, chatbot_dir: Path) -> Iterator[str]:
+    """`scripts/run-nginx.sh` (what `make run-nginx` starts): the standalone predictors behind real
+    nginx with frontend/nginx.conf. Yields nginx's URL."""
+    env, url, _ = run_nginx_env()
     process = subprocess.Popen(
         [str(ROOT / "scripts" / "run-nginx.sh")], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True
     )
-    url = f"http://127.0.0.1:{port}"
     try:
         for line in process.stdout:  # the script's ready line comes once both models answer through nginx
             print(line, end="")

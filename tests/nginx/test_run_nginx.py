@@ -7,14 +7,13 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 
 import httpx
 import pytest
 
-from tests.conftest import MODELS, ROOT, free_port, install_system_deps
+from tests.conftest import ROOT, run_nginx_env
 
 pytestmark = pytest.mark.system
 
@@ -27,16 +26,7 @@ def predictor_pid(port: int) -> int:
 
 
 def test_one_ready_line_and_a_crashed_predictor_comes_back(extractor_dir, chatbot_dir):
-    install_system_deps("nginx", "envsubst")
-    port, chatbot_port, extractor_port = free_port(), free_port(), free_port()
-    env = {
-        **os.environ,
-        "PORT": str(port),
-        "CHATBOT_PORT": str(chatbot_port),
-        "EXTRACTOR_PORT": str(extractor_port),
-        "MODELS": str(MODELS),
-        "PYTHON": sys.executable,
-    }
+    env, url, chatbot_port = run_nginx_env()
     process = subprocess.Popen(
         [str(ROOT / "scripts" / "run-nginx.sh")],
         cwd=ROOT,
@@ -48,7 +38,6 @@ def test_one_ready_line_and_a_crashed_predictor_comes_back(extractor_dir, chatbo
     lines: list[str] = []
     reader = threading.Thread(target=lambda: lines.extend(process.stdout), daemon=True)
     reader.start()
-    url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 240
         while not any(line.startswith("ready: UI and /api") for line in lines):
