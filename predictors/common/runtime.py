@@ -54,7 +54,6 @@ class Runtime(Generic[In, Out]):
     def __init__(
         self, name: str, forward: Callable[[list[In]], Sequence[Out]], options: RuntimeOptions = RuntimeOptions()
     ) -> None:
-        self.name = name
         self.forward = forward
         # One inference thread: forwards never block the event loop and never run concurrently;
         # below the event loop's priority, so 503s and health checks stay fast under load.
