@@ -189,27 +189,44 @@ class DialogueModel:
         valid = steps < torch.tensor(lengths, device=rows.device)[:, None]
         return ((token * valid).sum(dim=1) / valid.sum(dim=1)).tolist()
 
+    def mean_logprob(self, inputs: dict, replies: Sequence[list[int]]) -> list[float]:
+        """`_mean_logprob` of replies given as token lists (with the EOS that ended them, if
+        any), after the prompts of `inputs` (generate_inputs' first result)."""
+        width = max(len(tokens) for tokens in replies)
+        rows = torch.tensor([[*t, *[self.eos] * (width - len(t))] for t in replies], device=self.device)
+        return self._mean_logprob(inputs["input_ids"], inputs["attention_mask"], rows, [len(t) for t in replies])
+
     def _unsure(self, reply: str, confidence: float | None, gated: bool) -> bool:
         below = self.gate is not None and confidence is not None and confidence < self.gate
         return degenerate(reply) or (gated and below)
 
-    def generate(self, prompts: Sequence[list[int]], settings: Settings) -> list[str]:
-        """One generate() call for all prompts (left-padded); one reply per prompt. Degenerate
-        replies, and greedy replies below the gate, get one beam-search retry, together; then
-        FALLBACK_REPLY."""
+    def guard(
+        self,
+        prompts: Sequence[list[int]],
+        replies: Sequence[str],
+        confidence: Sequence[float | None],
+        settings: Settings,
+    ) -> list[str | None]:
+        """For each reply, None when it stands, else what replaces it: degenerate replies, and
+        greedy replies below the gate, get one beam-search retry, together; then FALLBACK_REPLY."""
         # Sampling lowers the log-probability on purpose: only greedy replies are gated (and scored).
         gated = self.gate is not None and not settings.do_sample
-        replies, confidence = self.decode(prompts, settings, score=gated)
-        confidence = confidence or [None] * len(replies)
         bad = [i for i, reply in enumerate(replies) if self._unsure(reply, confidence[i], gated)]
+        replaced: list[str | None] = [None] * len(replies)
         if bad:
             retry = [prompts[i] for i in bad]
             retried, retried_confidence = self.decode(retry, settings, beams=RETRY_BEAMS, score=self.gate is not None)
             retried_confidence = retried_confidence or [None] * len(retried)
             for i, reply, score in zip(bad, retried, retried_confidence, strict=True):
                 # The beam reply is held to the gate too: a spliced reply is no answer either way.
-                replies[i] = FALLBACK_REPLY if self._unsure(reply, score, gated=True) else reply
-        return replies
+                replaced[i] = FALLBACK_REPLY if self._unsure(reply, score, gated=True) else reply
+        return replaced
+
+    def generate(self, prompts: Sequence[list[int]], settings: Settings) -> list[str]:
+        """One generate() call for all prompts (left-padded); one reply per prompt, guarded."""
+        replies, confidence = self.decode(prompts, settings, score=self.gate is not None and not settings.do_sample)
+        replaced = self.guard(prompts, replies, confidence or [None] * len(replies), settings)
+        return [new if new is not None else reply for reply, new in zip(replies, replaced, strict=True)]
 
     def reply(self, history: Sequence[str], message: str, settings: Settings = Settings()) -> str:
         return self.generate([self.prompt_ids(history, message, settings.max_new_tokens)], settings)[0]

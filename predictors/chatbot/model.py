@@ -22,19 +22,9 @@ from kserve.protocol.infer_type import InferOutput, InferRequest, InferResponse
 from predictors.chatbot.card import model_card
 from predictors.chatbot.generation import DialogueModel, PromptTooLong, Settings
 from predictors.chatbot.schema import DEFAULT_MAX_MESSAGE_CHARS, ChatInstance
-from predictors.chatbot.streaming import StreamResult, StreamSink, stream
+from predictors.chatbot.streaming import StreamEngine
 from predictors.common.payload import parse_instances, v2_strings, validate
 from predictors.common.runtime import BATCHED, Runtime, RuntimeOptions
-
-
-@dataclass
-class StreamJob:
-    """A streamed reply: its prompt, settings, and the sink its text goes to."""
-
-    prompt: list[int]
-    settings: Settings
-    sink: StreamSink
-    seed: int | None = None
 
 
 @dataclass
@@ -67,10 +57,13 @@ class Chatbot(Model):
         # inference thread, behind admission.
         self.runtime = Runtime(name, self.generate, runtime)
         self.dialogue: DialogueModel | None = None
+        self.streams: StreamEngine | None = None  # the OpenAI route's streams (streaming.py)
 
     def load(self) -> bool:
         self.dialogue = DialogueModel(self.model_dir, self.device_choice)
         self.card = model_card(self.model_dir, self.dialogue.model, self.model_id)
+        # Streams decode on the same inference thread, in slices between the V1 batches.
+        self.streams = StreamEngine(self.dialogue, self.runtime.executor, self.name, max_rows=self.max_batch_size)
         self.ready = True  # readiness (GET /v1/models/<name>) answers 200 from here on
         return self.ready
 
@@ -97,26 +90,18 @@ class Chatbot(Model):
         texts = v2_strings(request, "message", self.max_batch_size)
         return [self.instance({"message": t}, f"message[{i}].") for i, t in enumerate(texts)]
 
-    def generate(self, items: list[tuple[list[int], ChatInstance] | StreamJob]) -> list[str | StreamResult]:
-        """The forward: one output per item. (prompt, instance) pairs (V1, V2, /chat) get a guarded
-        reply, stream jobs (the OpenAI routes) a streamed one; items with equal settings generate
-        together as one left-padded batch."""
-        groups: dict[tuple, list[int]] = defaultdict(list)
-        for index, item in enumerate(items):
-            if isinstance(item, StreamJob):
-                groups[("stream", item.settings.effective(), item.seed)].append(index)
-            else:
-                settings = Settings(**{f.name: getattr(item[1], f.name) for f in fields(Settings)})
-                groups[("reply", settings.effective(), None)].append(index)
-        outputs: list[str | StreamResult] = [""] * len(items)
-        for (kind, settings, seed), indices in groups.items():
-            if kind == "stream":
-                jobs = [items[i] for i in indices]
-                results = stream(self.dialogue, [j.prompt for j in jobs], settings, [j.sink for j in jobs], seed)
-            else:
-                results = self.dialogue.generate([items[i][0] for i in indices], settings)
-            for index, result in zip(indices, results, strict=True):
-                outputs[index] = result
+    def generate(self, items: list[tuple[list[int], ChatInstance]]) -> list[str]:
+        """The forward: one guarded reply per (prompt, instance) pair (V1, V2, /chat); pairs with
+        equal settings generate together as one left-padded batch."""
+        groups: dict[Settings, list[int]] = defaultdict(list)
+        for index, (_, instance) in enumerate(items):
+            settings = Settings(**{f.name: getattr(instance, f.name) for f in fields(Settings)})
+            groups[settings.effective()].append(index)
+        outputs = [""] * len(items)
+        for settings, indices in groups.items():
+            replies = self.dialogue.generate([items[i][0] for i in indices], settings)
+            for index, reply in zip(indices, replies, strict=True):
+                outputs[index] = reply
         return outputs
 
     async def predict(self, batch: Batch, headers: dict | None = None) -> Batch:

@@ -8,8 +8,8 @@
     data: [DONE]
 
 kserve's own OpenAI layer imports vLLM, which these CPU images do not carry; these routes go
-through the same runtime as V1 (admission, the inference thread, the batcher), where concurrent
-streams decode together in one batched generate (streaming.py). Errors use OpenAI's body,
+through the same runtime as V1 (admission, the inference thread), where concurrent streams
+decode together, joining and leaving the running batch between steps (streaming.py). Errors use OpenAI's body,
 `{"error": {"message", "type", "param", "code"}}`, so OpenAI clients raise their usual exceptions.
 """
 
@@ -27,9 +27,9 @@ from kserve.errors import InvalidInput
 from pydantic import ValidationError
 
 from predictors.chatbot.generation import PromptTooLong
-from predictors.chatbot.model import Chatbot, StreamJob
+from predictors.chatbot.model import Chatbot
 from predictors.chatbot.openai_schema import ChatCompletionRequest
-from predictors.chatbot.streaming import StreamResult, StreamSink
+from predictors.chatbot.streaming import StreamJob, StreamResult, StreamSink
 from predictors.common.admission import Overloaded, RequestTimedOut
 from predictors.common.payload import bounded_text, decode_json
 
@@ -108,6 +108,14 @@ def _finish(result: StreamResult) -> str:
     return "length" if result.finish_reason == "length" else "stop"
 
 
+def _content(result: StreamResult, stops: list[str]) -> str:
+    """The reply a client keeps: the guarded replacement when there is one (streaming.py)."""
+    if result.replacement is None:
+        return result.text
+    hits = [result.replacement.find(s) for s in stops if s in result.replacement]
+    return result.replacement[: min(hits)] if hits else result.replacement
+
+
 def _usage(result: StreamResult) -> dict:
     return {
         "prompt_tokens": result.prompt_tokens,
@@ -143,7 +151,7 @@ def openai_router(model: Chatbot) -> APIRouter:
             stop=request.stops,
         )
         job = StreamJob(prompt, request.settings(), sink, request.seed)
-        task = asyncio.ensure_future(model.runtime.infer([job]))
+        task = asyncio.ensure_future(model.runtime.admit(model.streams.submit([job])))
         task.add_done_callback(lambda _: events.put_nowait(DONE))
         ident, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
         first = await events.get()  # a refusal (429) comes before any text: answer it as an error
@@ -169,7 +177,7 @@ def openai_router(model: Chatbot) -> APIRouter:
                     "choices": [
                         {
                             "index": 0,
-                            "message": {"role": "assistant", "content": result.text},
+                            "message": {"role": "assistant", "content": _content(result, request.stops)},
                             "finish_reason": _finish(result),
                             "logprobs": None,
                         }
@@ -178,7 +186,13 @@ def openai_router(model: Chatbot) -> APIRouter:
                 }
             )
 
-        def chunk(delta: dict, finish: str | None = None, usage: dict | None = None, choices: bool = True) -> str:
+        def chunk(
+            delta: dict,
+            finish: str | None = None,
+            usage: dict | None = None,
+            choices: bool = True,
+            extra: dict | None = None,
+        ) -> str:
             body = {
                 "id": ident,
                 "object": "chat.completion.chunk",
@@ -188,6 +202,7 @@ def openai_router(model: Chatbot) -> APIRouter:
             }
             if usage is not None:
                 body["usage"] = usage
+            body.update(extra or {})
             return f"data: {json.dumps(body)}\n\n"
 
         async def frames() -> AsyncIterator[str]:
@@ -204,7 +219,11 @@ def openai_router(model: Chatbot) -> APIRouter:
                     error = _runtime_error(exc)
                     yield f"data: {json.dumps({'error': {'message': error.message, 'type': error.kind}})}\n\n"
                 else:
-                    yield chunk({}, finish=_finish(result))
+                    # The streamed text did not stand (the reply gate): the client shows this instead.
+                    # OpenAI clients ignore the extra key; the UI reads it.
+                    replace = result.replacement is not None
+                    extra = {"simplechat": {"replace_content": _content(result, request.stops)}} if replace else None
+                    yield chunk({}, finish=_finish(result), extra=extra)
                     if request.stream_options and request.stream_options.include_usage:
                         yield chunk({}, usage=_usage(result), choices=False)
                 yield "data: [DONE]\n\n"

@@ -1,26 +1,43 @@
-"""Streamed replies: one batched generate() whose tokens go to each sequence's own sink.
+"""Streamed replies with continuous batching: sequences join and leave the running batch between
+decoding steps, each sending its text to its own sink as it is decoded.
 
-transformers hands a streamer the new token of every row at each decoding step; `_Rows` splits
-that per sequence, decodes each reply so far, and passes on only the text that is final (not a
-half-decoded UTF-8 character, not the start of a stop string). As a stopping criterion it ends
-a row at the next step once its client is gone or a stop string appeared, so a cancelled
-sequence costs nothing more than the padding of a batch that is still running.
+The engine keeps one running batch (each row's next token, the attention mask, the KV cache)
+and works on the inference thread in slices of at most `slice_steps` steps; after a slice it
+queues itself again behind whatever else waits for that thread (V1 batches), so neither side
+starves. Before every step the streams that arrived meanwhile join: their prompts are prefilled
+together, their first token is sent at once, and their cache is merged into the batch, left-
+padded to a common length. So a new request never waits for a long reply to finish, and
+concurrent streams still share one forward per step. A row leaves the batch at its EOS, a stop
+string, its token limit or as soon as its client is gone: the next step no longer computes it.
 
-Streamed text is the model's own: the n-gram ban and the token limit apply, but not the guards
-that need the whole reply first (the degenerate retry, the reply gate, the cut at the last
-sentence of generation.py) — what is sent cannot be taken back.
+Each row decodes by its own settings (greedy, or sampled with its temperature and top_p from
+its own random generator, so a seeded request samples the same text whatever it is batched
+with), bans repeated n-grams within its reply and never ends before its first token, as
+generation.py's generate() does. transformers' built-in continuous batching was about 100x
+slower than a plain batched generate() on CPU here; this loop is a plain forward per step.
+
+What is sent cannot be taken back, so the guards that need the whole reply (generation.py) come
+at the end: a reply that ended by itself or at the token limit and is degenerate or (greedy, on
+a model with a reply gate) below the gate gets the same beam retry and fallback as a whole
+reply, returned as its `replacement`; the route tells the client to show that instead.
 """
 
 from __future__ import annotations
 
+import asyncio
+import threading
+import time
+from collections import defaultdict
 from collections.abc import Callable, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 
 import torch
-from transformers import StoppingCriteria, StoppingCriteriaList
-from transformers.generation.streamers import BaseStreamer
+import torch.nn.functional as F
+from transformers import DynamicCache
 
 from predictors.chatbot.generation import DialogueModel, Settings
+from predictors.common.metrics import GENERATED_TOKENS, STREAMS_RUNNING, TIME_TO_FIRST_TOKEN
 
 
 @dataclass
@@ -33,69 +50,225 @@ class StreamSink:
 
 
 @dataclass
+class StreamJob:
+    """A streamed reply: its prompt, settings, and the sink its text goes to."""
+
+    prompt: list[int]
+    settings: Settings
+    sink: StreamSink
+    seed: int | None = None
+
+
+@dataclass
 class StreamResult:
     text: str
     finish_reason: str  # "stop" (EOS or a stop string), "length" (the token limit) or "cancelled"
     prompt_tokens: int
     completion_tokens: int
+    replacement: str | None = None  # the guarded reply, when the streamed one did not stand
 
 
 @dataclass
 class _Row:
-    sink: StreamSink
+    job: StreamJob
+    done: Callable[[StreamResult | BaseException], None]  # hands the outcome to the caller's loop
+    generator: torch.Generator | None = None
     tokens: list[int] = field(default_factory=list)
+    next_token: int = -1  # chosen, sent, not yet fed to the model
+    followers: dict[tuple[int, ...], set[int]] = field(default_factory=lambda: defaultdict(set))  # n-gram ban
     text: str = ""  # the reply so far, stop strings cut
     sent: int = 0  # how much of `text` the sink has
     finish: str | None = None
+    eos: bool = False  # the model ended the reply (not a stop string, the limit or the client)
+    abandoned: bool = False  # the caller stopped waiting (deadline)
+    arrived: float = field(default_factory=time.perf_counter)
+
+    def gone(self) -> bool:
+        return self.abandoned or self.job.sink.cancelled()
 
 
-class _Rows(BaseStreamer, StoppingCriteria):
-    def __init__(self, dialogue: DialogueModel, sinks: Sequence[StreamSink], max_new_tokens: int) -> None:
-        self.tokenizer, self.eos = dialogue.tokenizer, dialogue.eos
-        self.rows = [_Row(sink) for sink in sinks]
-        self.max_new_tokens = max_new_tokens
-        self.prompt_seen = False
+class StreamEngine:
+    def __init__(
+        self,
+        dialogue: DialogueModel,
+        executor: Executor,
+        name: str = "chatbot",
+        max_rows: int = 64,
+        slice_steps: int = 8,
+    ) -> None:
+        self.dialogue = dialogue
+        self.running_gauge = STREAMS_RUNNING.labels(name)
+        self.tokens_counter = GENERATED_TOKENS.labels(name)
+        self.first_token = TIME_TO_FIRST_TOKEN.labels(name)
+        self.executor = executor
+        self.max_rows = max_rows
+        self.slice_steps = slice_steps
+        self.lock = threading.Lock()
+        self.pending: list[_Row] = []  # submitted, not yet in the batch
+        self.scheduled = False  # a slice is queued or running on the inference thread
+        # The running batch, touched only on the inference thread.
+        self.rows: list[_Row] = []
+        self.mask: torch.Tensor | None = None  # (rows, columns): 0 for left padding
+        self.cache: DynamicCache | None = None
 
-    # StoppingCriteria: one flag per row, checked before the step's tokens reach put().
-    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor, **kwargs) -> torch.BoolTensor:
-        for row in self.rows:
-            if row.finish is None and row.sink.cancelled():
-                row.finish = "cancelled"
-        return torch.tensor([row.finish is not None for row in self.rows], device=input_ids.device)
+    @property
+    def running(self) -> int:
+        """Sequences in the running batch: each costs compute at every step."""
+        return len(self.rows)
 
-    # BaseStreamer: the prompt first, then one token per row and step.
-    def put(self, value: torch.Tensor) -> None:
-        if not self.prompt_seen:
-            self.prompt_seen = True
+    async def submit(self, jobs: Sequence[StreamJob]) -> list[StreamResult]:
+        loop = asyncio.get_running_loop()
+        futures = [loop.create_future() for _ in jobs]
+
+        def deliver(future: asyncio.Future) -> Callable[[StreamResult | BaseException], None]:
+            def settle(outcome: StreamResult | BaseException) -> None:
+                if future.done():
+                    return
+                if isinstance(outcome, BaseException):
+                    future.set_exception(outcome)
+                else:
+                    future.set_result(outcome)
+
+            return lambda outcome: loop.call_soon_threadsafe(settle, outcome)
+
+        rows = [_Row(job, deliver(future), _generator(job)) for job, future in zip(jobs, futures, strict=True)]
+        with self.lock:
+            self.pending.extend(rows)
+            if not self.scheduled:
+                self.scheduled = True
+                self.executor.submit(self._slice)
+        try:
+            return list(await asyncio.gather(*futures))
+        except asyncio.CancelledError:
+            for row in rows:
+                row.abandoned = True  # out of the batch at the next step
+            raise
+
+    # ------------------------------------------------------------ inference thread
+
+    def _slice(self) -> None:
+        try:
+            for _ in range(self.slice_steps):
+                self._admit()
+                if not self.rows:
+                    break
+                self._step()
+        except BaseException as exc:  # noqa: BLE001 - every waiting caller gets the failure, then re-raised
+            with self.lock:
+                failed, self.pending = self.rows + self.pending, []
+            self.rows, self.mask, self.cache = [], None, None
+            for row in failed:
+                row.done(exc)
+            raise
+        finally:
+            with self.lock:
+                self.scheduled = bool(self.rows or self.pending)
+            if self.scheduled:
+                self.executor.submit(self._slice)  # behind what queued for the thread meanwhile
+
+    @torch.inference_mode()
+    def _admit(self) -> None:
+        """Prefill the streams that arrived, send their first token, merge them into the batch."""
+        with self.lock:
+            room = self.max_rows - len(self.rows)
+            joining, self.pending = self.pending[:room], self.pending[room:]
+        joining = [row for row in joining if not self._left(row)]
+        if not joining:
             return
-        for row, token in zip(self.rows, value.view(-1).tolist(), strict=True):
+        dialogue = self.dialogue
+        batch = dialogue.tokenizer.pad({"input_ids": [r.job.prompt for r in joining]}, return_tensors="pt")
+        ids, mask = batch["input_ids"].to(dialogue.device), batch["attention_mask"].to(dialogue.device)
+        cache = DynamicCache()
+        positions = (mask.cumsum(dim=1) - 1).clamp(min=0)
+        logits = dialogue.model(
+            input_ids=ids, attention_mask=mask, position_ids=positions, past_key_values=cache, use_cache=True
+        ).logits[:, -1]
+        self._merge(joining, mask, cache)
+        self._advance(joining, self._choose(logits, joining))
+
+    @torch.inference_mode()
+    def _step(self) -> None:
+        """One decoding step for every row still wanted."""
+        self._drop([i for i, row in enumerate(self.rows) if self._left(row)])
+        if not self.rows:
+            return
+        device = self.dialogue.device
+        ids = torch.tensor([[row.next_token] for row in self.rows], device=device)
+        self.mask = torch.cat([self.mask, torch.ones_like(self.mask[:, :1])], dim=1)
+        positions = self.mask.sum(dim=1, keepdim=True) - 1
+        logits = self.dialogue.model(
+            input_ids=ids, attention_mask=self.mask, position_ids=positions, past_key_values=self.cache, use_cache=True
+        ).logits[:, -1]
+        self._advance(list(self.rows), self._choose(logits, self.rows))
+
+    def _left(self, row: _Row) -> bool:
+        """A row whose caller or client is gone: finished as cancelled, nothing more computed."""
+        if row.finish is None and row.gone():
+            row.finish = "cancelled"
+            self._settle([row])
+        return row.finish == "cancelled"
+
+    def _choose(self, logits: torch.Tensor, rows: Sequence[_Row]) -> list[int]:
+        """Each row's next token under its own settings (generation.py's recipe)."""
+        scores = logits.float()
+        for i, row in enumerate(rows):
+            settings = row.job.settings
+            if settings.repetition_penalty != 1.0:
+                seen = torch.tensor(row.job.prompt + row.tokens, device=scores.device)
+                picked = scores[i, seen]
+                scores[i, seen] = torch.where(
+                    picked < 0, picked * settings.repetition_penalty, picked / settings.repetition_penalty
+                )
+            size = settings.no_repeat_ngram_size
+            if size >= 1 and len(row.tokens) >= size - 1:
+                banned = row.followers.get(tuple(row.tokens[len(row.tokens) - size + 1 :]), ())
+                if banned:
+                    scores[i, list(banned)] = -float("inf")
+            if not row.tokens:
+                scores[i, self.dialogue.eos] = -float("inf")  # an immediate EOS would be an empty reply
+        chosen = scores.argmax(dim=-1).tolist()
+        for i, row in enumerate(rows):
+            settings = row.job.settings
+            if settings.do_sample:
+                chosen[i] = _sample(scores[i], settings, row.generator)
+        return chosen
+
+    def _advance(self, rows: Sequence[_Row], tokens: Sequence[int]) -> None:
+        self.tokens_counter.inc(len(rows))
+        finished = []
+        for row, token in zip(rows, tokens, strict=True):
+            self._push(row, token)
             if row.finish is not None:
-                continue  # padding after the row ended
-            if token == self.eos:
-                row.finish = "stop"
-                self._flush(row, final=True)
-                continue
-            row.tokens.append(token)
-            self._advance(row)
-            if row.finish is None and len(row.tokens) >= self.max_new_tokens:
-                row.finish = "length"
-                self._flush(row, final=True)
+                finished.append(row)
+        if finished:
+            self._settle(finished)
+            gone = {id(row) for row in finished}
+            self._drop([i for i, row in enumerate(self.rows) if id(row) in gone])
+        self.running_gauge.set(len(self.rows))
 
-    def end(self) -> None:
-        for row in self.rows:
-            if row.finish is None:  # the batch stopped: only the token limit does that
-                row.finish = "length"
+    def _push(self, row: _Row, token: int) -> None:
+        if not row.tokens and not row.eos:
+            self.first_token.observe(time.perf_counter() - row.arrived)
+        if token == self.dialogue.eos:
+            row.finish, row.eos = "stop", True
             self._flush(row, final=True)
-
-    def _advance(self, row: _Row) -> None:
-        text = self.tokenizer.decode(row.tokens, skip_special_tokens=True).lstrip()
-        hits = [text.find(s) for s in row.sink.stop if s and s in text]
+            return
+        size = row.job.settings.no_repeat_ngram_size
+        row.tokens.append(token)
+        if size >= 1 and len(row.tokens) >= size:
+            gram = row.tokens[-size:]
+            row.followers[tuple(gram[:-1])].add(gram[-1])
+        row.next_token = token
+        text = self.dialogue.tokenizer.decode(row.tokens, skip_special_tokens=True).lstrip()
+        hits = [text.find(s) for s in row.job.sink.stop if s and s in text]
         if hits:
             row.text, row.finish = text[: min(hits)], "stop"
             self._flush(row, final=True)
             return
         row.text = text
-        self._flush(row, final=False)
+        if len(row.tokens) >= row.job.settings.max_new_tokens:
+            row.finish = "length"
+        self._flush(row, final=row.finish is not None)
 
     def _flush(self, row: _Row, final: bool) -> None:
         end = len(row.text)
@@ -103,31 +276,99 @@ class _Rows(BaseStreamer, StoppingCriteria):
             if row.text.endswith("\ufffd"):  # a character split across tokens: wait for the rest
                 end -= 1
             # Hold back a tail that may still become a stop string.
-            for stop in row.sink.stop:
+            for stop in row.job.sink.stop:
                 for size in range(min(len(stop) - 1, end), 0, -1):
                     if row.text[:end].endswith(stop[:size]):
                         end -= size
                         break
         if end > row.sent:
-            row.sink.emit(row.text[row.sent : end])
+            row.job.sink.emit(row.text[row.sent : end])
             row.sent = end
 
+    # ------------------------------------------------------------ the batch's tensors
 
-@torch.inference_mode()
-def stream(
-    dialogue: DialogueModel,
-    prompts: Sequence[list[int]],
-    settings: Settings,
-    sinks: Sequence[StreamSink],
-    seed: int | None = None,
-) -> list[StreamResult]:
-    """One generate() call for all prompts; each sink gets its reply as it is decoded."""
-    inputs, _ = dialogue.generate_inputs(prompts, settings)
-    rows = _Rows(dialogue, sinks, settings.max_new_tokens)
-    if seed is not None:
-        torch.manual_seed(seed)  # requests with a seed are batched only with the same seed
-    dialogue.model.generate(**inputs, stopping_criteria=StoppingCriteriaList([rows]), streamer=rows)
-    return [
-        StreamResult(row.text, row.finish or "length", len(prompt), len(row.tokens))
-        for row, prompt in zip(rows.rows, prompts, strict=True)
-    ]
+    def _merge(self, joining: list[_Row], mask: torch.Tensor, cache: DynamicCache) -> None:
+        if not self.rows:
+            self.rows, self.mask, self.cache = list(joining), mask, cache
+            return
+        width = max(self.mask.shape[1], mask.shape[1])
+        old, new = width - self.mask.shape[1], width - mask.shape[1]
+        self.mask = torch.cat([F.pad(self.mask, (old, 0)), F.pad(mask, (new, 0))], dim=0)
+        for mine, theirs in zip(self.cache.layers, cache.layers, strict=True):
+            # (rows, heads, columns, dim): pad the columns on the left, join the rows.
+            mine.keys = torch.cat([F.pad(mine.keys, (0, 0, old, 0)), F.pad(theirs.keys, (0, 0, new, 0))], dim=0)
+            mine.values = torch.cat([F.pad(mine.values, (0, 0, old, 0)), F.pad(theirs.values, (0, 0, new, 0))], dim=0)
+        self.rows.extend(joining)
+
+    def _drop(self, indices: list[int]) -> None:
+        """Take rows out of the batch, and the columns that are padding for every row left."""
+        if not indices:
+            return
+        drop = set(indices)
+        keep = [i for i in range(len(self.rows)) if i not in drop]
+        self.rows = [self.rows[i] for i in keep]
+        self.running_gauge.set(len(self.rows))
+        if not self.rows:
+            self.mask, self.cache = None, None
+            return
+        index = torch.tensor(keep, device=self.mask.device)
+        self.mask = self.mask.index_select(0, index)
+        start = int((self.mask.sum(dim=0) == 0).long().cumprod(dim=0).sum())  # leading all-padding columns
+        self.mask = self.mask[:, start:]
+        for layer in self.cache.layers:
+            layer.keys = layer.keys.index_select(0, index)[:, :, start:]
+            layer.values = layer.values.index_select(0, index)[:, :, start:]
+
+    # ------------------------------------------------------------ results
+
+    def _settle(self, rows: Sequence[_Row]) -> None:
+        """Hand each finished row its result, with the whole-reply guards applied."""
+        replaced = self._guard(rows)
+        for row, new in zip(rows, replaced, strict=True):
+            prompt = len(row.job.prompt)
+            row.done(StreamResult(row.text, row.finish or "length", prompt, len(row.tokens), new))
+
+    def _guard(self, rows: Sequence[_Row]) -> list[str | None]:
+        """The whole-reply guards for rows that ended by themselves or at the token limit; a reply
+        cut by a stop string or by its client is what was asked for."""
+        out: list[str | None] = [None] * len(rows)
+        groups: dict[Settings, list[int]] = defaultdict(list)
+        for i, row in enumerate(rows):
+            if row.eos or row.finish == "length":
+                groups[row.job.settings.effective()].append(i)
+        dialogue = self.dialogue
+        for settings, indices in groups.items():
+            prompts = [rows[i].job.prompt for i in indices]
+            confidence: list[float | None] = [None] * len(indices)
+            if dialogue.gate is not None and not settings.do_sample:
+                inputs = dialogue.tokenizer.pad({"input_ids": prompts}, return_tensors="pt").to(dialogue.device)
+                tokens = [rows[i].tokens + [dialogue.eos] * rows[i].eos for i in indices]
+                confidence = dialogue.mean_logprob(inputs, tokens)
+            replaced = dialogue.guard(prompts, [rows[i].text for i in indices], confidence, settings)
+            for i, new in zip(indices, replaced, strict=True):
+                out[i] = new
+        return out
+
+
+def _generator(job: StreamJob) -> torch.Generator | None:
+    if not job.settings.do_sample:
+        return None
+    generator = torch.Generator()
+    if job.seed is not None:
+        generator.manual_seed(job.seed)
+    else:
+        generator.seed()
+    return generator
+
+
+def _sample(scores: torch.Tensor, settings: Settings, generator: torch.Generator | None) -> int:
+    """Temperature, then nucleus (top_p) filtering, then one draw: transformers' warpers' order."""
+    logits = scores / settings.temperature
+    if settings.top_p < 1.0:
+        ordered, order = torch.sort(logits, descending=True)
+        cumulative = ordered.softmax(dim=-1).cumsum(dim=-1)
+        remove = cumulative - ordered.softmax(dim=-1) >= settings.top_p  # keep the token that crosses top_p
+        logits = logits.clone()
+        logits[order[remove]] = -float("inf")
+    probs = logits.softmax(dim=-1).cpu()
+    return int(torch.multinomial(probs, 1, generator=generator))

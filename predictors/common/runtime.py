@@ -12,10 +12,10 @@ is passed in: our DynamicBatcher, Ray Serve's `@serve.batch` (ray_app.py) or non
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
-from typing import Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from predictors.common.admission import Admission
 from predictors.common.batching import DynamicBatcher
@@ -64,6 +64,11 @@ class Runtime(Generic[In, Out]):
     async def infer(self, items: list[In]) -> list[Out]:
         """One output per item, admitted under the queue bound and the deadline."""
         return await self.admission(self._infer(items))
+
+    async def admit(self, work: Coroutine[Any, Any, Out]) -> Out:
+        """Admission for work that reaches the inference thread its own way (the chatbot's
+        stream engine): the same queue bound and deadline as `infer`."""
+        return await self.admission(work)
 
     async def _infer(self, items: list[In]) -> list[Out]:
         if self.batcher is not None:

@@ -42,6 +42,19 @@ def test_streamed_and_whole_replies_of_a_greedy_request_are_the_same(client):
     assert len({c.id for c in chunks}) == 1
 
 
+def test_a_streamed_reply_below_the_reply_gate_ends_with_its_replacement(client):
+    """The tiny model gates its replies (generation.py): a stream shows the model's text as it
+    comes, and its last chunk tells the client to show the guarded reply instead, the same as
+    the whole completion's content. OpenAI's client keeps the extra key in `model_extra`."""
+    request = {**GREEDY, "messages": [{"role": "user", "content": "purple elephants calculate my taxes"}]}
+    whole = client.chat.completions.create(**request).choices[0].message.content
+    chunks = list(client.chat.completions.create(**request, stream=True))
+    streamed = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    extras = [c.model_extra.get("simplechat") for c in chunks if c.model_extra.get("simplechat")]
+    assert extras == [{"replace_content": whole}] and streamed != whole
+    assert chunks[-1].choices[0].finish_reason == "stop"  # on the last chunk, with the finish
+
+
 def test_history_system_messages_and_stop_strings(client):
     history = [
         {"role": "system", "content": "You are terse."},  # DialoGPT has no system prompt: left out
@@ -112,6 +125,36 @@ def test_a_client_that_leaves_mid_stream_leaves_the_server_serving(chatbot):
             next(lines), next(lines)  # two frames, then gone
     after = httpx.post(f"{chatbot.url}/openai/v1/chat/completions", json=GREEDY, timeout=60)
     assert after.status_code == 200 and after.json()["choices"][0]["message"]["content"]
+
+
+def metric(base_url: str, name: str) -> float:
+    """The value of one of our samples on /metrics (model="chatbot")."""
+    for line in httpx.get(f"{base_url}/metrics", timeout=10).text.splitlines():
+        if line.startswith(f'{name}{{model="chatbot"}} '):
+            return float(line.split()[-1])
+    raise AssertionError(f"{name} not on /metrics")
+
+
+def test_a_client_that_disconnects_frees_its_row_within_a_step(chatbot):
+    """A long sampled generation (200 tokens) whose client leaves after a few frames: its row is
+    out of the running batch and no more tokens are generated for it, long before the 200 would be."""
+    body = {**GREEDY, "messages": [{"role": "user", "content": "tell me about topic 3"}], "temperature": 2.0}
+    body.update(max_tokens=200, stream=True, seed=3)
+    url = f"{chatbot.url}/openai/v1/chat/completions"
+    before = metric(chatbot.url, "simplechat_generated_tokens_total")
+    with httpx.stream("POST", url, json=body, timeout=60) as response:
+        lines = response.iter_lines()
+        frames = [next(lines) for _ in range(12)]  # data lines and the blank lines between them
+        assert metric(chatbot.url, "simplechat_stream_sequences_running") == 1
+        left = time.monotonic()
+    assert sum(f.startswith("data: {") for f in frames) >= 5
+    while metric(chatbot.url, "simplechat_stream_sequences_running") != 0:
+        assert time.monotonic() - left < 2, "the row stayed in the running batch after its client left"
+        time.sleep(0.01)
+    generated = metric(chatbot.url, "simplechat_generated_tokens_total") - before
+    time.sleep(0.3)
+    assert metric(chatbot.url, "simplechat_generated_tokens_total") - before == generated  # nothing more
+    assert generated < 100  # of the 200 asked for
 
 
 def test_the_v1_route_is_untouched_while_streams_run(chatbot):

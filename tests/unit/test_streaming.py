@@ -1,11 +1,20 @@
-"""Streamed decoding on the built tiny chatbot: per-sequence text, stop strings, cancellation."""
+"""The stream engine on the built tiny chatbot: per-sequence text, stop strings, cancellation,
+rows joining a running batch, and the whole-reply guards at the end of a stream."""
 
 from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from predictors.chatbot.generation import DialogueModel, Settings
-from predictors.chatbot.streaming import StreamSink, stream
+from predictors.chatbot.streaming import StreamEngine, StreamJob, StreamResult, StreamSink
+
+LONG = "how do I prepare for exams?"  # about 20 tokens, greedy, above the reply gate
+SAMPLED = Settings(max_new_tokens=200, do_sample=True, temperature=3.0)  # long replies: EOS is unlikely
 
 
 @pytest.fixture(scope="module")
@@ -13,42 +22,127 @@ def dialogue(chatbot_dir) -> DialogueModel:
     return DialogueModel(chatbot_dir, "cpu")
 
 
-def test_each_sequence_gets_its_own_text_in_pieces_equal_to_the_plain_decode(dialogue):
-    turns = [([], "hi"), (["hi", "Hello"], "how are you?"), ([], "tell me a joke")]
+@pytest.fixture
+def engine(dialogue):
+    executor = ThreadPoolExecutor(1)
+    yield StreamEngine(dialogue, executor)
+    executor.shutdown()
+
+
+def stream(engine, prompts, settings, sinks, seed=None) -> list[StreamResult]:
+    jobs = [StreamJob(prompt, settings, sink, seed) for prompt, sink in zip(prompts, sinks, strict=True)]
+    return asyncio.run(engine.submit(jobs))
+
+
+def test_each_sequence_gets_its_own_text_in_pieces_equal_to_the_plain_decode(dialogue, engine):
+    turns = [([], "hi"), (["hi", "Hello"], "how are you?"), ([], "tell me a joke"), ([], LONG)]
     prompts = [dialogue.prompt_ids(h, m, 64) for h, m in turns]
     pieces: list[list[str]] = [[] for _ in turns]
-    results = stream(dialogue, prompts, Settings(), [StreamSink(emit=p.append) for p in pieces])
+    results = stream(engine, prompts, Settings(), [StreamSink(emit=p.append) for p in pieces])
     plain, _ = dialogue.decode(prompts, Settings())
     for result, got, expected in zip(results, pieces, plain, strict=True):
         assert "".join(got) == result.text
-        if result.finish_reason == "stop":  # decode() cuts a reply that hit the limit at its last sentence
-            assert result.text == expected
+        assert result.finish_reason == "stop" and result.text == expected
+    assert len(pieces[3]) > 5  # in pieces, as decoded
+    assert engine.running == 0  # every row left the batch
 
 
-def test_a_cancelled_sequence_leaves_the_batch_within_one_step_while_the_others_run_on(dialogue):
+def test_a_cancelled_sequence_leaves_the_batch_within_one_step_while_the_others_run_on(dialogue, engine):
     prompts = [dialogue.prompt_ids([], f"tell me about topic {i}", 200) for i in range(3)]
     emitted = [0, 0, 0]
     cancel_at = 3
+    running_when_cancelled: list[int] = []
 
     def sink(i: int) -> StreamSink:
         def emit(_: str) -> None:
             emitted[i] += 1
+            if i == 1 and emitted[1] == cancel_at + 3:
+                running_when_cancelled.append(engine.running)  # two steps after the cancel
 
         return StreamSink(emit=emit, cancelled=(lambda: emitted[0] >= cancel_at) if i == 0 else (lambda: False))
 
-    settings = Settings(max_new_tokens=200, do_sample=True, temperature=3.0)  # long replies: EOS is unlikely
-    results = stream(dialogue, prompts, settings, [sink(i) for i in range(3)], seed=5)
+    results = stream(engine, prompts, SAMPLED, [sink(i) for i in range(3)], seed=5)
     assert results[0].finish_reason == "cancelled"
-    # It saw its flag before the next token: no more tokens than pieces sent when it was set, plus none.
-    assert results[0].completion_tokens <= cancel_at + 1
+    # It saw its flag before the next step: no token after the piece that set it.
+    assert results[0].completion_tokens <= cancel_at
     assert max(r.completion_tokens for r in results[1:]) > 20  # the others went on decoding
+    assert running_when_cancelled == [2]  # the cancelled row is out of the batch: it costs nothing more
 
 
-def test_a_stop_string_ends_the_reply_before_it_and_is_never_sent(dialogue):
+def test_a_stop_string_ends_the_reply_before_it_and_is_never_sent(dialogue, engine):
     prompt = dialogue.prompt_ids([], "what should I study first?", 64)
     (plain,), _ = dialogue.decode([prompt], Settings())
     word = plain.split()[2]
     pieces: list[str] = []
-    (result,) = stream(dialogue, [prompt], Settings(), [StreamSink(emit=pieces.append, stop=[word])])
+    (result,) = stream(engine, [prompt], Settings(), [StreamSink(emit=pieces.append, stop=[word])])
     assert result.text == plain[: plain.index(word)] and result.finish_reason == "stop"
     assert "".join(pieces) == result.text and word not in "".join(pieces)
+
+
+def test_a_new_stream_joins_the_running_batch_and_gets_its_first_token_at_once(dialogue, engine):
+    """A short request arriving while a long reply decodes does not wait for it to finish; both
+    texts are what each prompt decodes to alone (the merged cache is the same computation)."""
+    long_prompt = dialogue.prompt_ids([], "tell me about topic 1", 200)
+    short_prompt = dialogue.prompt_ids([], LONG, 64)
+    (short_alone,), _ = dialogue.decode([short_prompt], Settings())
+    (long_alone,) = stream(engine, [long_prompt], SAMPLED, [StreamSink(emit=lambda _: None)], seed=7)
+    assert long_alone.completion_tokens > 40
+
+    times: dict[str, list[float]] = {"long": [], "short": []}
+    joined = threading.Event()
+
+    async def scenario() -> tuple[StreamResult, StreamResult]:
+        loop = asyncio.get_running_loop()
+
+        def on_long(_: str) -> None:
+            times["long"].append(time.perf_counter())
+            if len(times["long"]) == 10:
+                loop.call_soon_threadsafe(joined.set)
+
+        long_job = StreamJob(long_prompt, SAMPLED, StreamSink(emit=on_long), seed=7)
+        short_job = StreamJob(
+            short_prompt, Settings(), StreamSink(emit=lambda _: times["short"].append(time.perf_counter()))
+        )
+        long_task = asyncio.ensure_future(engine.submit([long_job]))
+        while not joined.is_set():
+            await asyncio.sleep(0.001)
+        (short,) = await engine.submit([short_job])
+        (long,) = await long_task
+        return long, short
+
+    long, short = asyncio.run(scenario())
+    assert short.text == short_alone
+    assert long.text == long_alone.text  # a seeded sampled row: the same with or without company
+    assert times["short"][0] < times["long"][-1]  # its first token came while the long one ran
+    assert sum(t > times["short"][0] for t in times["long"]) > 10
+
+
+def test_a_streamed_reply_that_does_not_stand_is_replaced_by_the_guarded_reply(dialogue, engine):
+    """The whole-reply guards run at the end of a stream: a greedy reply below the gate (or
+    degenerate) carries the guarded reply as its replacement, and what a client then keeps is
+    what the whole (V1) path answers."""
+    messages = ["hi", "how are you?", "zorp blenk quiv?", "purple elephants calculate my taxes", "ok", "??", "why"]
+    prompts = [dialogue.prompt_ids([], m, 64) for m in messages]
+    results = stream(engine, prompts, Settings(), [StreamSink(emit=lambda _: None) for _ in prompts])
+    guarded = dialogue.generate(prompts, Settings())
+    kept = [r.replacement if r.replacement is not None else r.text for r in results]
+    assert kept == guarded
+    assert any(r.replacement is not None for r in results), "no reply fell below the gate: nothing was tested"
+    assert any(r.replacement is None for r in results)
+    for result in results:
+        if result.replacement is not None:
+            assert result.replacement != result.text
+
+
+def test_a_reply_cut_by_its_client_is_not_replaced(dialogue, engine):
+    prompt = dialogue.prompt_ids([], "zorp blenk quiv?", 64)
+    (result,) = stream(engine, [prompt], Settings(), [StreamSink(emit=lambda _: None, cancelled=lambda: True)])
+    assert result.finish_reason == "cancelled" and result.replacement is None and result.completion_tokens == 0
+
+
+def test_a_seeded_sample_is_the_same_whatever_it_is_batched_with(dialogue, engine):
+    prompt = dialogue.prompt_ids([], "tell me about topic 2", 200)
+    other = dialogue.prompt_ids(["hi", "Hello"], "what do you like to do on weekends?", 200)
+    (alone,) = stream(engine, [prompt], SAMPLED, [StreamSink(emit=lambda _: None)], seed=11)
+    together = stream(engine, [other, prompt], SAMPLED, [StreamSink(emit=lambda _: None)] * 2, seed=11)
+    assert together[1].text == alone.text and alone.completion_tokens > 20
