@@ -1,14 +1,16 @@
-// simplechat UI: a terminal-style chat and a course extractor, both over the KServe V1 protocol.
-// Every call is relative to this page's origin; nginx (or `make run`) routes /api to the models.
+// simplechat UI: a terminal-style chat that streams its replies (the chatbot's OpenAI-compatible
+// route, server-sent events) and a course extractor (KServe V1). Every call is relative to this
+// page's origin; nginx (or `make run`) routes /api to the models.
 "use strict";
 
 const API = {
-  chat: "api/v1/models/chatbot:predict",
+  chat: "api/openai/v1/chat/completions",
   chatbot: "api/v1/models/chatbot",
   extract: "api/v1/models/extractor:predict",
 };
 // The chatbot accepts at most 200 history turns; it trims older ones itself when the prompt is too long.
 const MAX_HISTORY_TURNS = 200;
+const CHAT_MODEL = "chatbot"; // the predictor's name, which its OpenAI route answers to
 
 const HTTP_REASONS = {
   400: "the request was refused",
@@ -20,6 +22,12 @@ const HTTP_REASONS = {
   503: "the model is not ready yet (still loading?) — try again shortly",
   504: "the model took too long to answer",
 };
+
+/** "error 429 — too many requests…: <the server's message>" for a failed response. */
+function httpError(status, message) {
+  const reason = HTTP_REASONS[status] || "the server answered with an error";
+  return new Error(`error ${status} — ${reason}${message ? `: ${message}` : ""}`);
+}
 
 /** POST a V1 request; returns the first prediction or throws an Error with a readable message. */
 async function predict(url, instance) {
@@ -39,11 +47,7 @@ async function predict(url, instance) {
   } catch {
     // nginx error pages and proxies may answer with HTML: the status still tells the story.
   }
-  if (!response.ok) {
-    const reason = HTTP_REASONS[response.status] || "the server answered with an error";
-    const detail = body && typeof body.error === "string" ? `: ${body.error}` : "";
-    throw new Error(`error ${response.status} — ${reason}${detail}`);
-  }
+  if (!response.ok) throw httpError(response.status, body && typeof body.error === "string" ? body.error : "");
   if (!body || !Array.isArray(body.predictions) || body.predictions.length !== 1) {
     throw new Error("the server sent an answer this page does not understand");
   }
@@ -87,7 +91,7 @@ const chat = {
   history: [], // alternating user/bot turns, oldest first: the server is stateless
   sent: [], // the user's messages, for ↑ / ↓ recall
   recall: 0,
-  busy: false,
+  streaming: null, // { controller, done } while a reply streams in
 };
 
 function addLine(text, kind) {
@@ -101,6 +105,7 @@ function addLine(text, kind) {
 }
 
 function clearTerminal() {
+  stopReply();
   document.getElementById("terminal").replaceChildren();
   chat.history = [];
 }
@@ -110,33 +115,125 @@ function resizeInput(input) {
   input.style.height = `${input.scrollHeight}px`;
 }
 
+/** The OpenAI chat messages for the history plus the new message. */
+function chatMessages(message) {
+  const turns = [...chat.history, message];
+  return turns.map((content, i) => ({ role: i % 2 === turns.length % 2 ? "assistant" : "user", content }));
+}
+
+/** Each server-sent event's JSON from a fetch response, as it arrives; ends at `data: [DONE]`. */
+async function* serverEvents(response) {
+  const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+  let buffer = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return;
+    buffer += value;
+    let end;
+    while ((end = buffer.indexOf("\n\n")) >= 0) {
+      const event = buffer.slice(0, end);
+      buffer = buffer.slice(end + 2);
+      for (const line of event.split("\n")) {
+        if (!line.startsWith("data:")) continue;
+        const data = line.slice(5).trim();
+        if (data === "[DONE]") return;
+        yield JSON.parse(data);
+      }
+    }
+  }
+}
+
+/** Stream one reply into `line`; returns the text to keep in the history. */
+async function streamReply(message, line, signal) {
+  let response;
+  try {
+    response = await fetch(API.chat, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", Accept: "text/event-stream" },
+      body: JSON.stringify({ model: CHAT_MODEL, messages: chatMessages(message), stream: true }),
+      signal,
+    });
+  } catch (err) {
+    if (signal.aborted) throw err;
+    throw new Error(`cannot reach the server (${err.message})`);
+  }
+  if (!response.ok) {
+    let detail = "";
+    try {
+      detail = (await response.json()).error.message;
+    } catch {
+      // nginx error pages and proxies may answer with HTML: the status still tells the story.
+    }
+    throw httpError(response.status, detail);
+  }
+  let text = "";
+  for await (const event of serverEvents(response)) {
+    if (event.error) throw new Error(event.error.message || "the reply broke off");
+    const delta = event.choices && event.choices[0] && event.choices[0].delta;
+    if (delta && delta.content) {
+      text += delta.content;
+      line.textContent = text;
+    }
+    // The model was unsure of what it streamed (its reply gate): the server sends the reply to keep.
+    if (event.simplechat && typeof event.simplechat.replace_content === "string") {
+      text = event.simplechat.replace_content;
+      line.textContent = text;
+    }
+    document.getElementById("terminal").scrollTop = document.getElementById("terminal").scrollHeight;
+  }
+  return text;
+}
+
+/** Esc, the stop control, or a new message: the reply so far stays, the server stops decoding it. */
+function stopReply() {
+  if (chat.streaming) chat.streaming.controller.abort();
+}
+
 async function sendChat(input) {
   const message = input.value.trim();
-  if (!message || chat.busy) return;
+  if (!message) return;
   chat.sent.push(input.value);
   chat.recall = chat.sent.length;
   input.value = "";
   resizeInput(input);
+  if (chat.streaming) {
+    // A new message while a reply streams: stop that one and wait until its turn is recorded.
+    const previous = chat.streaming;
+    stopReply();
+    await previous.done;
+  }
   if (message === "clear" || message === "clear()") {
     clearTerminal();
     return;
   }
   addLine(message, "user");
-  chat.busy = true;
   const form = document.getElementById("chat-form");
+  const stop = document.getElementById("chat-stop");
+  const controller = new AbortController();
+  const line = addLine("", "bot streaming");
+  let finished;
+  chat.streaming = { controller, done: new Promise((resolve) => (finished = resolve)) };
   form.setAttribute("aria-busy", "true");
-  const loading = addLine("thinking", "loading");
+  stop.hidden = false;
   try {
-    const prediction = await predict(API.chat, { message, history: chat.history });
-    loading.remove();
-    addLine(prediction.response || "(no reply)", "bot");
-    chat.history = prediction.history.slice(-MAX_HISTORY_TURNS);
+    const reply = await streamReply(message, line, controller.signal);
+    if (!reply) line.textContent = "(no reply)";
+    chat.history = [...chat.history, message, reply].slice(-MAX_HISTORY_TURNS);
   } catch (err) {
-    loading.remove();
-    addLine(err.message, "error");
+    if (controller.signal.aborted) {
+      line.classList.add("stopped");
+      // The part shown is the reply the conversation goes on from; nothing shown, no turn.
+      if (line.textContent) chat.history = [...chat.history, message, line.textContent].slice(-MAX_HISTORY_TURNS);
+    } else {
+      if (!line.textContent) line.remove();
+      addLine(err.message, "error");
+    }
   } finally {
-    chat.busy = false;
+    line.classList.remove("streaming");
+    chat.streaming = null;
     form.removeAttribute("aria-busy");
+    stop.hidden = true;
+    finished();
   }
 }
 
@@ -185,6 +282,17 @@ function setUpChat() {
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     sendChat(input);
+  });
+  document.getElementById("chat-stop").addEventListener("click", () => {
+    stopReply();
+    input.focus();
+  });
+  // Esc stops a streaming reply wherever the focus is in the chat view.
+  document.getElementById("chat-view").addEventListener("keydown", (event) => {
+    if (event.key === "Escape" && chat.streaming) {
+      event.preventDefault();
+      stopReply();
+    }
   });
   input.addEventListener("input", () => resizeInput(input));
   input.addEventListener("keydown", (event) => {

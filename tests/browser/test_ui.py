@@ -71,33 +71,113 @@ def screenshot(page, request, name: str) -> None:
     page.screenshot(path=str(SCREENSHOTS / f"{name}-{backend}.png"))
 
 
+CHAT_URL = "/api/openai/v1/chat/completions"
+LONG = "how do I prepare for exams?"  # the tiny model answers in about 20 tokens, above its reply gate
+
+
 def chat_request(page, message: str) -> dict:
-    """Type `message` into the prompt, press Enter; returns the V1 instance the page sent."""
-    with page.expect_request(lambda r: r.url.endswith("/api/v1/models/chatbot:predict")) as sent:
+    """Type `message` into the prompt, press Enter; returns the OpenAI request the page sent."""
+    with page.expect_request(lambda r: r.url.endswith(CHAT_URL)) as sent:
         page.locator("#chat-input").fill(message)
         page.locator("#chat-input").press("Enter")
-    (instance,) = json.loads(sent.value.post_data)["instances"]
-    return instance
+    return json.loads(sent.value.post_data)
 
 
 def last_bot_line(page, count: int) -> str:
-    page.locator(".line.bot").nth(count - 1).wait_for()
-    return page.locator(".line.bot").nth(count - 1).inner_text()
+    """The text of the `count`-th reply once it has streamed in completely."""
+    line = page.locator(".line.bot").nth(count - 1)
+    line.wait_for()
+    page.wait_for_function(
+        "n => !document.querySelectorAll('.line.bot')[n].classList.contains('streaming')", arg=count - 1
+    )
+    return line.inner_text()
+
+
+def whole_reply(base_url: str, request: dict) -> str:
+    """What the route answers the same request with `stream: false`: the reply the page must show."""
+    body = {**request, "stream": False}
+    return httpx.post(base_url + CHAT_URL, json=body, timeout=60).json()["choices"][0]["message"]["content"]
+
+
+def user(text: str) -> dict:
+    return {"role": "user", "content": text}
 
 
 def test_chat_sends_and_shows_a_reply(page, request, base_url):
     assert page.locator("#chat-input").evaluate("e => e.tagName") == "TEXTAREA"  # a real input
     assert page.evaluate("document.activeElement.id") == "chat-input"
-    instance = chat_request(page, "hi")
-    assert instance == {"message": "hi", "history": []}
+    sent = chat_request(page, "hi")
+    assert sent == {"model": "chatbot", "messages": [user("hi")], "stream": True}
     reply = last_bot_line(page, 1)
-    expected = httpx.post(
-        f"{base_url}/api/v1/models/chatbot:predict", json={"instances": [instance]}, timeout=60
-    ).json()["predictions"][0]["response"]
-    assert reply == expected and reply.strip()  # greedy decoding: the same reply every time
+    assert reply == whole_reply(base_url, sent) and reply.strip()  # greedy decoding: the same reply every time
+    v1 = httpx.post(f"{base_url}/api/v1/models/chatbot:predict", json={"instances": [{"message": "hi"}]}, timeout=60)
+    assert reply == v1.json()["predictions"][0]["response"]  # the guarded reply, as on every route
     assert page.locator(".line.user").all_inner_texts() == ["hi"]
-    assert page.locator(".line.loading").count() == 0
+    assert page.locator(".line.loading, .line.streaming, .line.stopped").count() == 0
     screenshot(page, request, "chat")
+
+
+def test_a_reply_the_model_was_unsure_of_is_replaced_by_the_guarded_one(page, base_url):
+    """The tiny model's reply gate: the page shows what V1 answers, not the text it streamed."""
+    message = "purple elephants calculate my taxes"
+    sent = chat_request(page, message)
+    shown = last_bot_line(page, 1)
+    v1 = httpx.post(f"{base_url}/api/v1/models/chatbot:predict", json={"instances": [{"message": message}]}, timeout=60)
+    assert shown == whole_reply(base_url, sent) == v1.json()["predictions"][0]["response"]
+
+
+def test_a_reply_shows_while_it_streams_and_esc_stops_it(page, request, base_url):
+    """DevTools' network throttling stretches a reply the tiny model writes in milliseconds over
+    seconds, so the test can look at the screen mid-reply and press Esc there."""
+    message = LONG  # answered at length, above the reply gate
+    full = whole_reply(base_url, {"model": "chatbot", "messages": [user(message)]})
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Network.enable")
+    cdp.send(
+        "Network.emulateNetworkConditions",
+        {"offline": False, "latency": 0, "downloadThroughput": 400, "uploadThroughput": -1},
+    )
+    chat_request(page, message)
+    line = page.locator(".line.bot").first
+    page.wait_for_function("() => (document.querySelector('.line.bot.streaming') || {}).textContent")
+    partial = line.inner_text()
+    assert page.locator(".line.bot.streaming").count() == 1  # still coming in
+    assert partial and full.startswith(partial.rstrip("█")) and len(partial) < len(full)
+    screenshot(page, request, "chat-streaming")
+
+    page.keyboard.press("Escape")
+    page.locator(".line.bot.stopped").wait_for()
+    page.wait_for_timeout(1500)  # nothing more arrives after the stop
+    stopped = page.evaluate("document.querySelector('.line.bot').firstChild.textContent")
+    assert full.startswith(stopped) and len(stopped) < len(full)
+    assert page.locator("#chat-stop").is_hidden() and page.locator(".line.streaming").count() == 0
+
+    cdp.send(
+        "Network.emulateNetworkConditions",
+        {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1},
+    )
+    follow_up = chat_request(page, "hi")  # the prompt takes the next message at once
+    assert follow_up["messages"] == [user(message), {"role": "assistant", "content": stopped}, user("hi")]
+    assert last_bot_line(page, 2) == whole_reply(base_url, follow_up)
+
+
+def test_a_new_message_while_a_reply_streams_stops_it_and_goes_on(page, base_url):
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Network.enable")
+    cdp.send(
+        "Network.emulateNetworkConditions",
+        {"offline": False, "latency": 0, "downloadThroughput": 400, "uploadThroughput": -1},
+    )
+    chat_request(page, LONG)
+    page.wait_for_function("() => (document.querySelector('.line.bot.streaming') || {}).textContent")
+    follow_up = chat_request(page, "hi")  # sent once the streaming reply has been stopped
+    cdp.send(
+        "Network.emulateNetworkConditions",
+        {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1},
+    )
+    assert page.locator(".line.bot").first.get_attribute("class") == "line bot stopped"
+    assert [m["role"] for m in follow_up["messages"]] == ["user", "assistant", "user"]
+    assert last_bot_line(page, 2) == whole_reply(base_url, follow_up)
 
 
 def test_chat_shows_which_model_answers(page, request, base_url):
@@ -115,13 +195,9 @@ def test_chat_shows_which_model_answers(page, request, base_url):
 def test_follow_up_sends_the_history(page, base_url):
     chat_request(page, "hi")
     first = last_bot_line(page, 1)
-    instance = chat_request(page, "how are you?")
-    assert instance == {"message": "how are you?", "history": ["hi", first]}
-    second = last_bot_line(page, 2)
-    expected = httpx.post(
-        f"{base_url}/api/v1/models/chatbot:predict", json={"instances": [instance]}, timeout=60
-    ).json()["predictions"][0]["response"]
-    assert second == expected
+    sent = chat_request(page, "how are you?")
+    assert sent["messages"] == [user("hi"), {"role": "assistant", "content": first}, user("how are you?")]
+    assert last_bot_line(page, 2) == whole_reply(base_url, sent)
 
 
 def test_clear_empties_the_terminal_and_the_history(page):
@@ -130,7 +206,7 @@ def test_clear_empties_the_terminal_and_the_history(page):
     page.locator("#chat-input").fill("clear")
     page.locator("#chat-input").press("Enter")
     assert page.locator("#terminal .line").count() == 0
-    assert chat_request(page, "hello")["history"] == []
+    assert chat_request(page, "hello")["messages"] == [user("hello")]
 
 
 def test_keyboard_shift_enter_and_recall(page):
@@ -177,7 +253,7 @@ def test_server_errors_are_readable(page, request):
     screenshot(page, request, "extract-error")
 
     page.get_by_role("tab", name="chat").click()
-    page.route("**/api/v1/models/chatbot:predict", lambda route: route.abort())
+    page.route("**" + CHAT_URL, lambda route: route.abort())
     page.locator("#chat-input").fill("hi")
     page.locator("#chat-input").press("Enter")
     error = page.locator(".line.error")
