@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping
 from predictors.extractor.schema import CourseSpan
 
 COURSE = "COURSE"
-_TRIM = " \t\r\n\"'“”‘’.,;:!?()[]#"
+_TRIM = " \t\r\n\"'“”‘’.,;:!?()[]#-–—/|"
 # A name never starts or ends with a bare conjunction ("Probability and" is the tail of a list),
 # nor with a lowercase preposition or article ("Optics with", "in Latin America").
 _EDGE_WORD = re.compile(
@@ -17,9 +17,14 @@ _EDGE_WORD = re.compile(
 )
 
 
+# Columns of a table, schedule or transcript row: a name is single-spaced and never spans a tab,
+# a run of spaces or a pipe.
+_COLUMN_GAP = re.compile(r"\t|\s{2,}|\s\|\s")
+
+
 def to_spans(text: str, entities: Iterable[Mapping]) -> list[CourseSpan]:
-    """Keep COURSE groups, trim stray whitespace/quotes/punctuation/conjunctions at the edges,
-    drop empties.
+    """Keep COURSE groups, split them at column gaps, trim stray whitespace/quotes/punctuation/
+    conjunctions at the edges, drop empties and pieces without a letter ("4.00" next to a title).
 
     Offsets index the original string, so `text[start:end] == span.text` always holds.
     """
@@ -27,9 +32,21 @@ def to_spans(text: str, entities: Iterable[Mapping]) -> list[CourseSpan]:
     for entity in entities:
         if entity.get("entity_group") != COURSE:
             continue
-        start, end = _trim(text, int(entity["start"]), int(entity["end"]))
-        if sum(c.isalnum() for c in text[start:end]) >= 2:  # a lone "I" or "M" is no name
-            spans.append(CourseSpan(text=text[start:end], start=start, end=end, score=round(float(entity["score"]), 4)))
+        start, end = int(entity["start"]), int(entity["end"])
+        pieces: list[tuple[int, int]] = []
+        cursor = start
+        for gap in _COLUMN_GAP.finditer(text, start, end):
+            pieces.append((cursor, gap.start()))
+            cursor = gap.end()
+        pieces.append((cursor, end))
+        for piece_start, piece_end in pieces:
+            a, b = _trim(text, piece_start, piece_end)
+            name = text[a:b]
+            if sum(c.isalnum() for c in name) < 2:  # a lone "I" or "M" is no name
+                continue
+            if len(pieces) > 1 and not any(c.isalpha() for c in name):
+                continue  # a credits or grade column
+            spans.append(CourseSpan(text=name, start=a, end=b, score=round(float(entity["score"]), 4)))
     return spans
 
 

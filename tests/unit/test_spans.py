@@ -54,3 +54,24 @@ def test_words_inside_a_title_and_a_capitalized_article_stay():
 def test_a_hashtag_loses_its_hash_and_a_lone_letter_is_no_name():
     text = "#orgo again, and I said no"
     assert spans_of(text, "#orgo", "I") == ["orgo"]
+
+
+def test_a_group_across_table_columns_is_split_and_the_number_columns_dropped():
+    text = "FALL 2023   ASL 102  American Sign Language II  4.00  B+ | Deaf Culture\tA"
+    start = text.index("American")
+    spans = to_spans(text, [entity(start, len(text))])
+    assert [s.text for s in spans] == ["American Sign Language II", "Deaf Culture"]  # "4.00", "B+", "A": no name
+    for span in spans:
+        assert text[span.start : span.end] == span.text
+    single = "Intro to Viticulture and Enology 3.0"  # one space: no column, the trim decides
+    assert [s.text for s in to_spans(single, [entity(0, len(single))])] == [single]
+
+
+def test_hyphens_and_slashes_at_the_edges_are_trimmed():
+    text = "LAW 6120-001 and -WLD-221L / ECE 3310/"
+    spans = to_spans(text, [entity(0, 9), entity(17, 26), entity(27, len(text))])
+    assert [s.text for s in spans] == [
+        "LAW 6120",
+        "WLD-221L",
+        "ECE 3310",
+    ]
