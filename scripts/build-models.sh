@@ -31,7 +31,7 @@ fi
 inputs() {
   case "$1" in
     extractor) files training/__init__.py training/extractor training/data/realistic_courses.jsonl \
-      training/data/realtext predictors/extractor/casing.py ;;
+      training/data/realtext training/data/written predictors/extractor/casing.py ;;
     chatbot) files training/__init__.py training/chatbot training/data/chat_heldout ;;
     *) echo "error: unknown model '$1' (known: extractor, chatbot)" >&2; return 1 ;;
   esac

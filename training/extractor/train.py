@@ -43,6 +43,7 @@ from training.extractor.dataset import (
     split_vocabulary,
 )
 from training.extractor.evaluation import REALTEXT, above, load_markup, predict_spans, score
+from training.extractor.written import WRITTEN, written_examples
 
 DEFAULT_REALISTIC = DATA_DIR / "realistic_courses.jsonl"
 MAX_LENGTH = 128  # training sentences are short; inference handles long text with a stride
@@ -119,6 +120,24 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="share of training clauses drawn from the real-writing genres (genres.py)",
     )
     parser.add_argument(
+        "--written",
+        type=optional_path,
+        default=WRITTEN,
+        help="folder of hand-written real-writing training lines (written.py; '': none)",
+    )
+    parser.add_argument(
+        "--written-variants",
+        type=int,
+        default=2,
+        help="name-swapped copies of each written line with a course, beside the line itself",
+    )
+    parser.add_argument(
+        "--train-word-embeddings",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="update the base model's word embeddings too (default: frozen)",
+    )
+    parser.add_argument(
         "--case-feature",
         choices=("auto", "on", "off"),
         default="auto",
@@ -192,11 +211,21 @@ def train(args: argparse.Namespace) -> dict:
         label2id=LABEL2ID,
         ignore_mismatched_sizes=True,  # replace a pretrained NER head (e.g. conll03's 9 labels)
     )
+    if not args.train_word_embeddings:
+        # Unseen course names keep their pretrained word vectors: the context learns, the
+        # vocabulary stays general (and a step is ~10% cheaper without their optimizer update).
+        model.get_input_embeddings().weight.requires_grad_(False)
     case_feature = use_case_feature(args.case_feature, tokenizer, model.config)
     setattr(model.config, casing.CONFIG_KEY, case_feature)
 
     train_vocab, eval_vocab = split_vocabulary(synthetic=args.synthetic_titles, real_writing=args.real_writing)
     examples = generate(train_vocab, args.train_size, seed=args.seed, genre_share=args.genre_share)
+    written = (
+        written_examples(train_vocab, args.written_variants, seed=args.seed, folder=args.written)
+        if args.written
+        else []
+    )
+    examples += written
     train_ds = to_dataset(examples, tokenizer, case_feature)
     splits = {
         "heldout": generate(eval_vocab, args.eval_size, seed=args.seed + 1),
@@ -251,6 +280,7 @@ def train(args: argparse.Namespace) -> dict:
         "case_feature": case_feature,
         "span_score_threshold": threshold,
         "train_sentences": len(train_ds),
+        "written_sentences": len(written),
         "train_titles": len(train_vocab.titles),
         "train_seconds": round(train_seconds, 1),
         **{name: score(splits[name], above(spans, threshold)) for name, spans in scored.items()},
