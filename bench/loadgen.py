@@ -11,6 +11,7 @@ import asyncio
 import json
 import statistics
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import count
 
@@ -21,9 +22,14 @@ MAX_ERROR_SAMPLES = 3
 JSON = {"Content-Type": "application/json"}
 
 
+# The tokens of a 200 response's body (the chatbot's reply), for tokens/s beside requests/s.
+TokenCount = Callable[[bytes], int]
+
+
 @dataclass
 class Tally:
     latencies: list[float] = field(default_factory=list)
+    tokens: int = 0
     errors: int = 0
     samples: list[str] = field(default_factory=list)
 
@@ -33,7 +39,9 @@ class Tally:
             self.samples.append(message[:200])
 
 
-async def _one(session: aiohttp.ClientSession, url: str, body: bytes, tally: Tally) -> None:
+async def _one(
+    session: aiohttp.ClientSession, url: str, body: bytes, tally: Tally, tokens: TokenCount | None = None
+) -> None:
     begin = time.perf_counter()
     try:
         async with session.post(url, data=body, headers=JSON) as response:
@@ -44,25 +52,29 @@ async def _one(session: aiohttp.ClientSession, url: str, body: bytes, tally: Tal
         return
     if status == 200:
         tally.latencies.append(time.perf_counter() - begin)
+        tally.tokens += tokens(text) if tokens else 0
     else:
         tally.error(f"HTTP {status}: {text.decode(errors='replace')}")
 
 
-async def _worker(
-    session: aiohttp.ClientSession, url: str, bodies: list[bytes], tickets: count, deadline: float, tally: Tally
-) -> None:
-    while time.perf_counter() < deadline:
-        await _one(session, url, bodies[next(tickets) % len(bodies)], tally)
-
-
 async def _phase(
-    session: aiohttp.ClientSession, url: str, bodies: list[bytes], concurrency: int, seconds: float
+    session: aiohttp.ClientSession,
+    url: str,
+    bodies: list[bytes],
+    concurrency: int,
+    seconds: float,
+    tokens: TokenCount | None = None,
 ) -> tuple[Tally, float]:
     """Run the workers until `seconds` have passed and the requests in flight have finished."""
     tally, tickets = Tally(), count()
     started = time.perf_counter()
     deadline = started + seconds
-    await asyncio.gather(*(_worker(session, url, bodies, tickets, deadline, tally) for _ in range(concurrency)))
+
+    async def worker() -> None:
+        while time.perf_counter() < deadline:
+            await _one(session, url, bodies[next(tickets) % len(bodies)], tally, tokens)
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
     return tally, time.perf_counter() - started
 
 
@@ -81,6 +93,7 @@ def summarize(tally: Tally, elapsed: float, concurrency: int) -> dict:
         "requests": len(ms),
         "seconds": round(elapsed, 2),
         "req_s": len(ms) / elapsed,
+        "tokens_s": tally.tokens / elapsed if tally.tokens else None,
         "p50_ms": _percentile(ms, 0.50),
         "p99_ms": _percentile(ms, 0.99),
         "errors": tally.errors,
@@ -88,7 +101,9 @@ def summarize(tally: Tally, elapsed: float, concurrency: int) -> dict:
     }
 
 
-async def run_load(url: str, bodies: list[dict], concurrency: int, seconds: float, warmup: float) -> dict:
+async def run_load(
+    url: str, bodies: list[dict], concurrency: int, seconds: float, warmup: float, tokens: TokenCount | None = None
+) -> dict:
     """Warm up (results dropped), then measure; throughput counts the drain of the last requests."""
     encoded = [json.dumps(body).encode() for body in bodies]
     connector = aiohttp.TCPConnector(limit=concurrency)
@@ -96,10 +111,12 @@ async def run_load(url: str, bodies: list[dict], concurrency: int, seconds: floa
     # trust_env=False (the default): no proxy from the environment, the traffic stays on loopback.
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
         if warmup > 0:
-            await _phase(session, url, encoded, concurrency, warmup)
-        tally, elapsed = await _phase(session, url, encoded, concurrency, seconds)
+            await _phase(session, url, encoded, concurrency, warmup, tokens)
+        tally, elapsed = await _phase(session, url, encoded, concurrency, seconds, tokens)
     return summarize(tally, elapsed, concurrency)
 
 
-def measure(url: str, bodies: list[dict], concurrency: int, seconds: float, warmup: float) -> dict:
-    return asyncio.run(run_load(url, bodies, concurrency, seconds, warmup))
+def measure(
+    url: str, bodies: list[dict], concurrency: int, seconds: float, warmup: float, tokens: TokenCount | None = None
+) -> dict:
+    return asyncio.run(run_load(url, bodies, concurrency, seconds, warmup, tokens))

@@ -19,13 +19,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+import streamload
 import workload
 from loadgen import REQUEST_TIMEOUT_S, measure
 from serverproc import STOP_GRACE_S, ServerFailed, free_port, log_tail, running, wait_ready
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
-MODES = ("unbatched", "batched", "ray", "tutorial")
+MODES = ("unbatched", "batched", "ray", "tutorial", "stream")
+STREAMING_MODELS = ("chatbot",)  # "stream": the batched server's streamed OpenAI route
 READY_TIMEOUT_S = {"ray": 300.0}
 DEFAULT_READY_TIMEOUT_S = 180.0
 PAIRED_MODELS = ("extractor",)  # the lone-latency target is the extractor's
@@ -47,7 +49,9 @@ def server_command(model: str, mode: str, model_dir: str, port: int) -> list[str
             "--port",
             str(port),
         ]
-    extra = {"unbatched": ["--no_batching"], "batched": [], "ray": ["--ray", "--num_cpus", RAY_CPUS]}[mode]
+    extra = {"unbatched": ["--no_batching"], "batched": [], "stream": [], "ray": ["--ray", "--num_cpus", RAY_CPUS]}[
+        mode
+    ]
     return [
         sys.executable,
         "-m",
@@ -78,15 +82,25 @@ def measure_server(
     model: str, mode: str, model_dir: str, concurrencies: list[int], seconds: float, warmup: float, log_dir: Path
 ) -> dict:
     """Rows of load results for one mode; 'unavailable: <reason>' when the server fails."""
+    if mode == "stream" and model not in STREAMING_MODELS:
+        return unavailable(model, mode, "only the chatbot streams")
     port, log = free_port(), log_dir / f"{model}-{mode}.log"
     base = f"http://127.0.0.1:{port}/v1/models/{model}"
     result = {"model": model, "mode": mode, "status": "ok", "rows": []}
+    # The chatbot's rows count reply tokens too: streamed and whole replies, by one tokenizer.
+    tokens = workload.v1_reply_tokens(model_dir) if model == "chatbot" and mode != "tutorial" else None
     try:
         with running(server_command(model, mode, model_dir, port), log, ROOT, server_env()) as process:
             ready_s = wait_ready(process, base, READY_TIMEOUT_S.get(mode, DEFAULT_READY_TIMEOUT_S), log)
             result["startup_s"] = round(ready_s, 1)
             for concurrency in concurrencies:
-                result["rows"].append(measure(f"{base}:predict", workload.bodies(model), concurrency, seconds, warmup))
+                if mode == "stream":
+                    url = f"http://127.0.0.1:{port}/openai/v1/chat/completions"
+                    count = workload.reply_tokens(model_dir)
+                    row = streamload.measure(url, workload.stream_bodies(), concurrency, seconds, warmup, count)
+                else:
+                    row = measure(f"{base}:predict", workload.bodies(model), concurrency, seconds, warmup, tokens)
+                result["rows"].append(row)
                 if process.poll() is not None:
                     raise ServerFailed(f"exited with code {process.returncode} under load: {log_tail(log)}")
             if model in PAIRED_MODELS and 1 in concurrencies:

@@ -78,7 +78,7 @@ def chatbot(model_dir: str, seconds: float) -> list[dict]:
 
     def call(index: int, size: int) -> None:
         batch = chunk(instances, size, index)
-        replies.extend(bot.generate([bot.prompt(inst) for inst in batch], batch))
+        replies.extend(bot.generate([(bot.prompt(inst), inst) for inst in batch]))
 
     results = []
     for size in CHATBOT_BATCHES:

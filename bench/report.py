@@ -74,7 +74,35 @@ def ratios(results: dict) -> dict:
         "batched_vs_unbatched": batched,
         "p50_c1_vs_raw_single": single,
         "p50_lone_paired": paired,
+        **stream_ratios(results),
     }
+
+
+def stream_ratios(results: dict) -> dict:
+    """Streams: time to first token at c vs a lone stream's (c=1), and streamed tokens/s vs the
+    non-streamed batched path's at the same concurrency."""
+    lone = row(results, "chatbot", "stream", 1)
+    ttft, tokens = [], []
+    for server in results["servers"]:
+        if server["mode"] != "stream":
+            continue
+        for r in server["rows"]:
+            ttft.append(
+                {
+                    "model": server["model"],
+                    "concurrency": r["concurrency"],
+                    "ratio": _ratio(r["ttft_p50_ms"], lone and lone["ttft_p50_ms"]),
+                }
+            )
+            whole = row(results, server["model"], "batched", r["concurrency"])
+            tokens.append(
+                {
+                    "model": server["model"],
+                    "concurrency": r["concurrency"],
+                    "ratio": _ratio(r["tokens_s"], whole and whole.get("tokens_s")),
+                }
+            )
+    return {"stream_ttft_vs_lone": ttft, "stream_tokens_vs_batched": tokens}
 
 
 def _find(entries: list[dict], **match) -> float | None:
@@ -113,6 +141,18 @@ def targets(results: dict) -> list[dict]:
             "chatbot batched >= 2 x unbatched at c=8",
             _find(r["batched_vs_unbatched"], model="chatbot", concurrency=8),
             2.0,
+            ">=",
+        ),
+        (
+            "chatbot stream: time to first token p50 at c=8 <= 2 x a lone stream's",
+            _find(r.get("stream_ttft_vs_lone", []), model="chatbot", concurrency=8),
+            2.0,
+            "<=",
+        ),
+        (
+            "chatbot stream: tokens/s at c=32 >= 0.9 x the non-streamed batched path",
+            _find(r.get("stream_tokens_vs_batched", []), model="chatbot", concurrency=32),
+            0.9,
             ">=",
         ),
     ]
@@ -178,10 +218,32 @@ def text(results: dict) -> str:
             ],
         ),
     ]
+    streams = [
+        [str(r["concurrency"]), *_stream_cells(r, row(results, s["model"], "batched", r["concurrency"]))]
+        for s in results["servers"]
+        if s["mode"] == "stream"
+        for r in s["rows"]
+    ]
+    if streams:
+        parts += [
+            "",
+            "chatbot streams (OpenAI route, stream: true) beside the batched V1 path's tokens/s:",
+            _table(["conc", "ttft p50 ms", "ttft p99 ms", "tokens/s", "tokens/s/stream", "V1 tokens/s"], streams),
+        ]
     parts += [f"{s['model']} {s['mode']}: {s['status']}" for s in results["servers"] if s["status"] != "ok"]
     parts += ["", *_ratio_lines(results["ratios"]), "", "targets (reported, not asserted):"]
     parts += [f"  {t['status']:<4}  {t['target']}  (measured {_num(t['value'], 2)})" for t in results["targets"]]
     return "\n".join(parts)
+
+
+def _stream_cells(r: dict, whole: dict | None) -> list[str]:
+    return [
+        _num(r["ttft_p50_ms"]),
+        _num(r["ttft_p99_ms"]),
+        _num(r["tokens_s"]),
+        _num(r["tokens_s_per_stream"]),
+        _num(whole and whole.get("tokens_s")),
+    ]
 
 
 def _busy_warning(machine: dict) -> list[str]:
@@ -212,6 +274,11 @@ def _ratio_lines(r: dict) -> list[str]:
         f"{_num(e['raw_ms'])} ms, {e['pairs']} pairs)"
         for e in r.get("p50_lone_paired", [])
     ]
+    if r.get("stream_ttft_vs_lone"):
+        lines += ["stream: time to first token p50 / a lone stream's (c=1):"]
+        lines += [f"  c={e['concurrency']:<3} {_num(e['ratio'], 2)}" for e in r["stream_ttft_vs_lone"]]
+        lines += ["stream: tokens/s / the non-streamed batched path's tokens/s at the same concurrency:"]
+        lines += [f"  c={e['concurrency']:<3} {_num(e['ratio'], 2)}" for e in r["stream_tokens_vs_batched"]]
     return lines
 
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import random
+from collections.abc import Callable
+from pathlib import Path
 
 SEED = 20240601
 SENTENCE_WORDS = 32
@@ -93,3 +96,29 @@ def bodies(model: str) -> list[dict]:
     if model == "extractor":
         return [extractor_body(text) for text in sentences()]
     return [chatbot_body(message) for message in messages()]
+
+
+def stream_bodies() -> list[dict]:
+    """The same messages for the chatbot's streamed OpenAI route, with the same reply limit."""
+    return [
+        {
+            "model": "chatbot",
+            "messages": [{"role": "user", "content": message}],
+            "max_tokens": CHAT_MAX_NEW_TOKENS,
+            "stream": True,
+        }
+        for message in messages()
+    ]
+
+
+def reply_tokens(model_dir: str) -> Callable[[str], int]:
+    """Tokens of a reply text, by the model's own tokenizer: one count for streamed and whole replies."""
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(str(Path(model_dir) / "tokenizer.json"))
+    return lambda text: len(tokenizer.encode(text, add_special_tokens=False).ids)
+
+
+def v1_reply_tokens(model_dir: str) -> Callable[[bytes], int]:
+    count = reply_tokens(model_dir)
+    return lambda body: count(json.loads(body)["predictions"][0]["response"])

@@ -189,14 +189,8 @@ class DialogueModel:
         valid = steps < torch.tensor(lengths, device=rows.device)[:, None]
         return ((token * valid).sum(dim=1) / valid.sum(dim=1)).tolist()
 
-    def mean_logprob(self, inputs: dict, replies: Sequence[list[int]]) -> list[float]:
-        """`_mean_logprob` of replies given as token lists (with the EOS that ended them, if
-        any), after the prompts of `inputs` (generate_inputs' first result)."""
-        width = max(len(tokens) for tokens in replies)
-        rows = torch.tensor([[*t, *[self.eos] * (width - len(t))] for t in replies], device=self.device)
-        return self._mean_logprob(inputs["input_ids"], inputs["attention_mask"], rows, [len(t) for t in replies])
-
-    def _unsure(self, reply: str, confidence: float | None, gated: bool) -> bool:
+    def unsure(self, reply: str, confidence: float | None, gated: bool) -> bool:
+        """Degenerate, or (when `gated`) below the reply gate: a reply the guards replace."""
         below = self.gate is not None and confidence is not None and confidence < self.gate
         return degenerate(reply) or (gated and below)
 
@@ -211,7 +205,7 @@ class DialogueModel:
         greedy replies below the gate, get one beam-search retry, together; then FALLBACK_REPLY."""
         # Sampling lowers the log-probability on purpose: only greedy replies are gated (and scored).
         gated = self.gate is not None and not settings.do_sample
-        bad = [i for i, reply in enumerate(replies) if self._unsure(reply, confidence[i], gated)]
+        bad = [i for i, reply in enumerate(replies) if self.unsure(reply, confidence[i], gated)]
         replaced: list[str | None] = [None] * len(replies)
         if bad:
             retry = [prompts[i] for i in bad]
@@ -219,7 +213,7 @@ class DialogueModel:
             retried_confidence = retried_confidence or [None] * len(retried)
             for i, reply, score in zip(bad, retried, retried_confidence, strict=True):
                 # The beam reply is held to the gate too: a spliced reply is no answer either way.
-                replaced[i] = FALLBACK_REPLY if self._unsure(reply, score, gated=True) else reply
+                replaced[i] = FALLBACK_REPLY if self.unsure(reply, score, gated=True) else reply
         return replaced
 
     def generate(self, prompts: Sequence[list[int]], settings: Settings) -> list[str]:

@@ -211,8 +211,18 @@ def openai_router(model: Chatbot) -> APIRouter:
                 yield chunk({"role": "assistant", "content": ""})
                 event = first
                 while event is not DONE:
-                    yield chunk({"content": event})
-                    event = await events.get()
+                    # Pieces that queued while the last frame was written go out as one frame:
+                    # under load fewer, larger frames, so the event loop keeps up with decoding.
+                    text, event = event, None
+                    while event is None and not events.empty():
+                        piece = events.get_nowait()
+                        if piece is DONE:
+                            event = DONE
+                        else:
+                            text += piece
+                    yield chunk({"content": text})
+                    if event is None:
+                        event = await events.get()
                 try:
                     (result,) = task.result()
                 except (Overloaded, RequestTimedOut) as exc:  # past the deadline, mid-stream

@@ -81,6 +81,7 @@ class _Row:
     finish: str | None = None
     eos: bool = False  # the model ended the reply (not a stop string, the limit or the client)
     abandoned: bool = False  # the caller stopped waiting (deadline)
+    logprob: float = 0.0  # sum of the model's log-probabilities of the tokens chosen (reply gate)
     arrived: float = field(default_factory=time.perf_counter)
 
     def gone(self) -> bool:
@@ -108,6 +109,7 @@ class StreamEngine:
         self.scheduled = False  # a slice is queued or running on the inference thread
         # The running batch, touched only on the inference thread.
         self.rows: list[_Row] = []
+        self.finished: list[_Row] = []  # out of the batch, result not yet handed over
         self.mask: torch.Tensor | None = None  # (rows, columns): 0 for left padding
         self.cache: DynamicCache | None = None
 
@@ -153,10 +155,16 @@ class StreamEngine:
                 if not self.rows:
                     break
                 self._step()
+            # The guards' beam retries run once per slice, for every row of it that needs one
+            # together (one row at a time, a retry would cost a generate() call each).
+            if self.finished:
+                self._admit()  # streams that arrived get their first token before the retries run
+                retry, self.finished = self.finished, []
+                self._settle(retry)
         except BaseException as exc:  # noqa: BLE001 - every waiting caller gets the failure, then re-raised
             with self.lock:
-                failed, self.pending = self.rows + self.pending, []
-            self.rows, self.mask, self.cache = [], None, None
+                failed, self.pending = self.rows + self.pending + self.finished, []
+            self.rows, self.finished, self.mask, self.cache = [], [], None, None
             for row in failed:
                 row.done(exc)
             raise
@@ -184,7 +192,7 @@ class StreamEngine:
             input_ids=ids, attention_mask=mask, position_ids=positions, past_key_values=cache, use_cache=True
         ).logits[:, -1]
         self._merge(joining, mask, cache)
-        self._advance(joining, self._choose(logits, joining))
+        self._advance(joining, self._scored(logits, joining))
 
     @torch.inference_mode()
     def _step(self) -> None:
@@ -199,18 +207,32 @@ class StreamEngine:
         logits = self.dialogue.model(
             input_ids=ids, attention_mask=self.mask, position_ids=positions, past_key_values=self.cache, use_cache=True
         ).logits[:, -1]
-        self._advance(list(self.rows), self._choose(logits, self.rows))
+        self._advance(list(self.rows), self._scored(logits, self.rows))
 
     def _left(self, row: _Row) -> bool:
         """A row whose caller or client is gone: finished as cancelled, nothing more computed."""
         if row.finish is None and row.gone():
             row.finish = "cancelled"
-            self._settle([row])
+            self._finish([row])
         return row.finish == "cancelled"
+
+    def _scored(self, logits: torch.Tensor, rows: Sequence[_Row]) -> list[int]:
+        """`_choose`, and on a model with a reply gate each row's log-probability of its token
+        under the model's own distribution, summed as it decodes: the gate needs no second
+        forward over the reply (generation.py's `_mean_logprob` computes the same)."""
+        tokens = self._choose(logits, rows)
+        if self.dialogue.gate is not None:
+            chosen = torch.tensor(tokens, device=logits.device)[:, None]
+            picked = torch.log_softmax(logits.float(), dim=-1).gather(-1, chosen).squeeze(-1).tolist()
+            for row, value in zip(rows, picked, strict=True):
+                row.logprob += value
+        return tokens
 
     def _choose(self, logits: torch.Tensor, rows: Sequence[_Row]) -> list[int]:
         """Each row's next token under its own settings (generation.py's recipe)."""
         scores = logits.float()
+        banned_rows: list[int] = []
+        banned_tokens: list[int] = []
         for i, row in enumerate(rows):
             settings = row.job.settings
             if settings.repetition_penalty != 1.0:
@@ -221,16 +243,18 @@ class StreamEngine:
                 )
             size = settings.no_repeat_ngram_size
             if size >= 1 and len(row.tokens) >= size - 1:
-                banned = row.followers.get(tuple(row.tokens[len(row.tokens) - size + 1 :]), ())
-                if banned:
-                    scores[i, list(banned)] = -float("inf")
-            if not row.tokens:
-                scores[i, self.dialogue.eos] = -float("inf")  # an immediate EOS would be an empty reply
+                for token in row.followers.get(tuple(row.tokens[len(row.tokens) - size + 1 :]), ()):
+                    banned_rows.append(i)
+                    banned_tokens.append(token)
+            if not row.tokens:  # an immediate EOS would be an empty reply
+                banned_rows.append(i)
+                banned_tokens.append(self.dialogue.eos)
+        if banned_rows:  # one indexed write for the whole batch
+            scores[banned_rows, banned_tokens] = -float("inf")
         chosen = scores.argmax(dim=-1).tolist()
         for i, row in enumerate(rows):
-            settings = row.job.settings
-            if settings.do_sample:
-                chosen[i] = _sample(scores[i], settings, row.generator)
+            if row.job.settings.do_sample:
+                chosen[i] = _sample(scores[i], row.job.settings, row.generator)
         return chosen
 
     def _advance(self, rows: Sequence[_Row], tokens: Sequence[int]) -> None:
@@ -241,7 +265,7 @@ class StreamEngine:
             if row.finish is not None:
                 finished.append(row)
         if finished:
-            self._settle(finished)
+            self._finish(finished)
             gone = {id(row) for row in finished}
             self._drop([i for i, row in enumerate(self.rows) if id(row) in gone])
         self.running_gauge.set(len(self.rows))
@@ -321,6 +345,26 @@ class StreamEngine:
 
     # ------------------------------------------------------------ results
 
+    def _finish(self, rows: Sequence[_Row]) -> None:
+        """Hand over the results of rows that stand now; keep those the guards replace for the
+        batched retry at the end of the slice."""
+        unsure = [self._unsure(row) for row in rows]
+        self.finished.extend(row for row, flag in zip(rows, unsure, strict=True) if flag)
+        self._settle([row for row, flag in zip(rows, unsure, strict=True) if not flag])
+
+    def _confidence(self, row: _Row) -> float | None:
+        """Mean log-probability over the reply's tokens and the EOS that ended it, as
+        generation.py's `_mean_logprob` counts; None where no gate applies."""
+        if self.dialogue.gate is None or row.job.settings.do_sample:
+            return None
+        return row.logprob / (len(row.tokens) + row.eos)
+
+    def _unsure(self, row: _Row) -> bool:
+        if not (row.eos or row.finish == "length"):  # cut by a stop string or its client: as asked
+            return False
+        gated = self.dialogue.gate is not None and not row.job.settings.do_sample
+        return self.dialogue.unsure(row.text, self._confidence(row), gated)
+
     def _settle(self, rows: Sequence[_Row]) -> None:
         """Hand each finished row its result, with the whole-reply guards applied."""
         replaced = self._guard(rows)
@@ -339,11 +383,7 @@ class StreamEngine:
         dialogue = self.dialogue
         for settings, indices in groups.items():
             prompts = [rows[i].job.prompt for i in indices]
-            confidence: list[float | None] = [None] * len(indices)
-            if dialogue.gate is not None and not settings.do_sample:
-                inputs = dialogue.tokenizer.pad({"input_ids": prompts}, return_tensors="pt").to(dialogue.device)
-                tokens = [rows[i].tokens + [dialogue.eos] * rows[i].eos for i in indices]
-                confidence = dialogue.mean_logprob(inputs, tokens)
+            confidence = [self._confidence(rows[i]) for i in indices]
             replaced = dialogue.guard(prompts, [rows[i].text for i in indices], confidence, settings)
             for i, new in zip(indices, replaced, strict=True):
                 out[i] = new

@@ -1,0 +1,125 @@
+"""Closed-loop load on the chatbot's streamed route: N workers, each streaming replies back to back.
+
+Per reply: time to first token (the first frame with text), its tokens (the final text, the
+guarded replacement when the last frame carries one, counted with the model's tokenizer, the
+same count the non-streamed rows use) and its duration. Only complete streams count; a refusal
+or a broken stream is an error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from itertools import count
+
+import aiohttp
+from loadgen import MAX_ERROR_SAMPLES, REQUEST_TIMEOUT_S, _percentile
+
+JSON = {"Content-Type": "application/json", "Accept": "text/event-stream"}
+
+
+@dataclass
+class StreamTally:
+    ttft: list[float] = field(default_factory=list)
+    tokens: list[int] = field(default_factory=list)
+    durations: list[float] = field(default_factory=list)
+    errors: int = 0
+    samples: list[str] = field(default_factory=list)
+
+    def error(self, message: str) -> None:
+        self.errors += 1
+        if message not in self.samples and len(self.samples) < MAX_ERROR_SAMPLES:
+            self.samples.append(message[:200])
+
+
+async def _one(
+    session: aiohttp.ClientSession, url: str, body: bytes, tally: StreamTally, tokens: Callable[[str], int]
+) -> None:
+    begin, first, text, done = time.perf_counter(), None, "", False
+    try:
+        async with session.post(url, data=body, headers=JSON) as response:
+            if response.status != 200:
+                tally.error(f"HTTP {response.status}: {(await response.read()).decode(errors='replace')}")
+                return
+            async for raw in response.content:
+                line = raw.decode().strip()
+                if not line.startswith("data: "):
+                    continue
+                if line == "data: [DONE]":
+                    done = True
+                    break
+                event = json.loads(line[6:])
+                if "error" in event:
+                    tally.error(f"stream error: {event['error'].get('message')}")
+                    return
+                piece = (event.get("choices") or [{}])[0].get("delta", {}).get("content")
+                if piece:
+                    first = first or time.perf_counter()
+                    text += piece
+                text = event.get("simplechat", {}).get("replace_content", text)
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        tally.error(f"{type(exc).__name__}: {exc}")
+        return
+    if not done or first is None:
+        tally.error("stream ended without [DONE] or without text")
+        return
+    tally.ttft.append(first - begin)
+    tally.tokens.append(tokens(text))
+    tally.durations.append(time.perf_counter() - begin)
+
+
+async def _phase(
+    session: aiohttp.ClientSession, url: str, bodies: list[bytes], concurrency: int, seconds: float, tokens
+) -> tuple[StreamTally, float]:
+    tally, tickets = StreamTally(), count()
+    started = time.perf_counter()
+    deadline = started + seconds
+
+    async def worker() -> None:
+        while time.perf_counter() < deadline:
+            await _one(session, url, bodies[next(tickets) % len(bodies)], tally, tokens)
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return tally, time.perf_counter() - started
+
+
+def summarize(tally: StreamTally, elapsed: float, concurrency: int) -> dict:
+    ms = [t * 1000 for t in tally.ttft]
+    per_stream = [n / d for n, d in zip(tally.tokens, tally.durations, strict=True) if d > 0]
+    return {
+        "concurrency": concurrency,
+        "requests": len(ms),
+        "seconds": round(elapsed, 2),
+        "req_s": len(ms) / elapsed,
+        "ttft_p50_ms": _percentile(ms, 0.50),
+        "ttft_p99_ms": _percentile(ms, 0.99),
+        "tokens_s": sum(tally.tokens) / elapsed,
+        "tokens_s_per_stream": statistics.fmean(per_stream) if per_stream else None,
+        "p50_ms": _percentile([d * 1000 for d in tally.durations], 0.50),
+        "p99_ms": _percentile([d * 1000 for d in tally.durations], 0.99),
+        "errors": tally.errors,
+        "error_samples": tally.samples,
+    }
+
+
+async def run_load(
+    url: str, bodies: list[dict], concurrency: int, seconds: float, warmup: float, tokens: Callable[[str], int]
+) -> dict:
+    encoded = [json.dumps(body).encode() for body in bodies]
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_S)
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+        if warmup > 0:
+            await _phase(session, url, encoded, concurrency, warmup, tokens)
+        tally, elapsed = await _phase(session, url, encoded, concurrency, seconds, tokens)
+    return summarize(tally, elapsed, concurrency)
+
+
+def measure(
+    url: str, bodies: list[dict], concurrency: int, seconds: float, warmup: float, tokens: Callable[[str], int]
+) -> dict:
+    return asyncio.run(run_load(url, bodies, concurrency, seconds, warmup, tokens))
