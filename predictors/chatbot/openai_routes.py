@@ -142,11 +142,10 @@ def openai_router(model: Chatbot) -> APIRouter:
             request, prompt = _parse(await http.body(), model)
         except OpenAIError as exc:
             return exc.response()
-        loop = asyncio.get_running_loop()
         events: asyncio.Queue = asyncio.Queue()
         stopped = False
         sink = StreamSink(
-            emit=lambda text: loop.call_soon_threadsafe(events.put_nowait, text),
+            emit=events.put_nowait,  # called on this loop (streaming.py)
             cancelled=lambda: stopped,
             stop=request.stops,
         )

@@ -44,7 +44,7 @@ from predictors.common.metrics import GENERATED_TOKENS, STREAMS_RUNNING, TIME_TO
 class StreamSink:
     """Where one sequence's text goes; called on the inference thread."""
 
-    emit: Callable[[str], None]  # a piece of text, in order
+    emit: Callable[[str], None]  # a piece of text, in order; called on the submitter's event loop
     cancelled: Callable[[], bool] = lambda: False  # the client is gone or pressed stop
     stop: Sequence[str] = ()  # stop strings: the reply ends before the first one
 
@@ -72,6 +72,7 @@ class StreamResult:
 class _Row:
     job: StreamJob
     done: Callable[[StreamResult | BaseException], None]  # hands the outcome to the caller's loop
+    loop: asyncio.AbstractEventLoop | None = None  # the submitter's: text pieces are delivered there
     generator: torch.Generator | None = None
     tokens: list[int] = field(default_factory=list)
     next_token: int = -1  # chosen, sent, not yet fed to the model
@@ -110,6 +111,9 @@ class StreamEngine:
         # The running batch, touched only on the inference thread.
         self.rows: list[_Row] = []
         self.finished: list[_Row] = []  # out of the batch, result not yet handed over
+        # Text pieces of this step, per event loop: one wake-up of each loop per step, not one
+        # per row (on 2 cores the wake-ups and the GIL they take cost the new requests' time).
+        self.outbox: dict[asyncio.AbstractEventLoop, list[tuple[StreamSink, str]]] = defaultdict(list)
         self.mask: torch.Tensor | None = None  # (rows, columns): 0 for left padding
         self.cache: DynamicCache | None = None
 
@@ -133,7 +137,7 @@ class StreamEngine:
 
             return lambda outcome: loop.call_soon_threadsafe(settle, outcome)
 
-        rows = [_Row(job, deliver(future), _generator(job)) for job, future in zip(jobs, futures, strict=True)]
+        rows = [_Row(job, deliver(future), loop, _generator(job)) for job, future in zip(jobs, futures, strict=True)]
         with self.lock:
             self.pending.extend(rows)
             if not self.scheduled:
@@ -264,6 +268,7 @@ class StreamEngine:
             self._push(row, token)
             if row.finish is not None:
                 finished.append(row)
+        self._post()  # before any result: a caller sees all its text before its end
         if finished:
             self._finish(finished)
             gone = {id(row) for row in finished}
@@ -306,7 +311,7 @@ class StreamEngine:
                         end -= size
                         break
         if end > row.sent:
-            row.job.sink.emit(row.text[row.sent : end])
+            self.outbox[row.loop].append((row.job.sink, row.text[row.sent : end]))
             row.sent = end
 
     # ------------------------------------------------------------ the batch's tensors
@@ -365,8 +370,14 @@ class StreamEngine:
         gated = self.dialogue.gate is not None and not row.job.settings.do_sample
         return self.dialogue.unsure(row.text, self._confidence(row), gated)
 
+    def _post(self) -> None:
+        for loop, pieces in self.outbox.items():
+            loop.call_soon_threadsafe(_deliver, pieces)
+        self.outbox = defaultdict(list)
+
     def _settle(self, rows: Sequence[_Row]) -> None:
         """Hand each finished row its result, with the whole-reply guards applied."""
+        self._post()
         replaced = self._guard(rows)
         for row, new in zip(rows, replaced, strict=True):
             prompt = len(row.job.prompt)
@@ -388,6 +399,11 @@ class StreamEngine:
             for i, new in zip(indices, replaced, strict=True):
                 out[i] = new
         return out
+
+
+def _deliver(pieces: list[tuple[StreamSink, str]]) -> None:
+    for sink, text in pieces:
+        sink.emit(text)
 
 
 def _generator(job: StreamJob) -> torch.Generator | None:

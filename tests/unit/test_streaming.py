@@ -63,8 +63,9 @@ def test_a_cancelled_sequence_leaves_the_batch_within_one_step_while_the_others_
 
     results = stream(engine, prompts, SAMPLED, [sink(i) for i in range(3)], seed=5)
     assert results[0].finish_reason == "cancelled"
-    # It saw its flag before the next step: no token after the piece that set it.
-    assert results[0].completion_tokens <= cancel_at
+    # Pieces reach the caller's loop after their step; the flag set there is seen before the next
+    # step: at most the one step in flight when it was set adds a token.
+    assert results[0].completion_tokens <= cancel_at + 1
     assert max(r.completion_tokens for r in results[1:]) > 20  # the others went on decoding
     assert running_when_cancelled == [2]  # the cancelled row is out of the batch: it costs nothing more
 
