@@ -58,27 +58,23 @@ async def _one(
 
 
 async def _phase(
-    session: aiohttp.ClientSession,
-    url: str,
-    bodies: list[bytes],
-    concurrency: int,
-    seconds: float,
-    tokens: TokenCount | None = None,
-) -> tuple[Tally, float]:
-    """Run the workers until `seconds` have passed and the requests in flight have finished."""
-    tally, tickets = Tally(), count()
+    session: aiohttp.ClientSession, url: str, bodies: list[bytes], concurrency: int, seconds: float, one, tally
+) -> float:
+    """Run the workers until `seconds` have passed and the requests in flight have finished;
+    `one(session, url, body, tally)` sends one request and records it."""
+    tickets = count()
     started = time.perf_counter()
     deadline = started + seconds
 
     async def worker() -> None:
         while time.perf_counter() < deadline:
-            await _one(session, url, bodies[next(tickets) % len(bodies)], tally, tokens)
+            await one(session, url, bodies[next(tickets) % len(bodies)], tally)
 
     await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return tally, time.perf_counter() - started
+    return time.perf_counter() - started
 
 
-def _percentile(values: list[float], q: float) -> float | None:
+def percentile(values: list[float], q: float) -> float | None:
     if not values:
         return None
     if len(values) == 1:
@@ -94,29 +90,42 @@ def summarize(tally: Tally, elapsed: float, concurrency: int) -> dict:
         "seconds": round(elapsed, 2),
         "req_s": len(ms) / elapsed,
         "tokens_s": tally.tokens / elapsed if tally.tokens else None,
-        "p50_ms": _percentile(ms, 0.50),
-        "p99_ms": _percentile(ms, 0.99),
+        "p50_ms": percentile(ms, 0.50),
+        "p99_ms": percentile(ms, 0.99),
         "errors": tally.errors,
         "error_samples": tally.samples,
     }
 
 
 async def run_load(
-    url: str, bodies: list[dict], concurrency: int, seconds: float, warmup: float, tokens: TokenCount | None = None
+    url: str,
+    bodies: list[dict],
+    concurrency: int,
+    seconds: float,
+    warmup: float,
+    one=None,
+    new_tally=Tally,
+    summary=None,
 ) -> dict:
-    """Warm up (results dropped), then measure; throughput counts the drain of the last requests."""
+    """Warm up (results dropped), then measure; throughput counts the drain of the last requests.
+    `one`, `new_tally` and `summary` make another kind of load (streamload.py) on the same loop."""
+    one, summary = one or _one, summary or summarize
     encoded = [json.dumps(body).encode() for body in bodies]
     connector = aiohttp.TCPConnector(limit=concurrency)
     timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_S)
     # trust_env=False (the default): no proxy from the environment, the traffic stays on loopback.
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
         if warmup > 0:
-            await _phase(session, url, encoded, concurrency, warmup, tokens)
-        tally, elapsed = await _phase(session, url, encoded, concurrency, seconds, tokens)
-    return summarize(tally, elapsed, concurrency)
+            await _phase(session, url, encoded, concurrency, warmup, one, new_tally())
+        tally = new_tally()
+        elapsed = await _phase(session, url, encoded, concurrency, seconds, one, tally)
+    return summary(tally, elapsed, concurrency)
 
 
 def measure(
     url: str, bodies: list[dict], concurrency: int, seconds: float, warmup: float, tokens: TokenCount | None = None
 ) -> dict:
-    return asyncio.run(run_load(url, bodies, concurrency, seconds, warmup, tokens))
+    async def one(session: aiohttp.ClientSession, url: str, body: bytes, tally: Tally) -> None:
+        await _one(session, url, body, tally, tokens)
+
+    return asyncio.run(run_load(url, bodies, concurrency, seconds, warmup, one))

@@ -14,10 +14,9 @@ import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from itertools import count
 
 import aiohttp
-from loadgen import MAX_ERROR_SAMPLES, REQUEST_TIMEOUT_S, _percentile
+from loadgen import MAX_ERROR_SAMPLES, percentile, run_load
 
 JSON = {"Content-Type": "application/json", "Accept": "text/event-stream"}
 
@@ -72,21 +71,6 @@ async def _one(
     tally.durations.append(time.perf_counter() - begin)
 
 
-async def _phase(
-    session: aiohttp.ClientSession, url: str, bodies: list[bytes], concurrency: int, seconds: float, tokens
-) -> tuple[StreamTally, float]:
-    tally, tickets = StreamTally(), count()
-    started = time.perf_counter()
-    deadline = started + seconds
-
-    async def worker() -> None:
-        while time.perf_counter() < deadline:
-            await _one(session, url, bodies[next(tickets) % len(bodies)], tally, tokens)
-
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return tally, time.perf_counter() - started
-
-
 def summarize(tally: StreamTally, elapsed: float, concurrency: int) -> dict:
     ms = [t * 1000 for t in tally.ttft]
     per_stream = [n / d for n, d in zip(tally.tokens, tally.durations, strict=True) if d > 0]
@@ -95,31 +79,21 @@ def summarize(tally: StreamTally, elapsed: float, concurrency: int) -> dict:
         "requests": len(ms),
         "seconds": round(elapsed, 2),
         "req_s": len(ms) / elapsed,
-        "ttft_p50_ms": _percentile(ms, 0.50),
-        "ttft_p99_ms": _percentile(ms, 0.99),
+        "ttft_p50_ms": percentile(ms, 0.50),
+        "ttft_p99_ms": percentile(ms, 0.99),
         "tokens_s": sum(tally.tokens) / elapsed,
         "tokens_s_per_stream": statistics.fmean(per_stream) if per_stream else None,
-        "p50_ms": _percentile([d * 1000 for d in tally.durations], 0.50),
-        "p99_ms": _percentile([d * 1000 for d in tally.durations], 0.99),
+        "p50_ms": percentile([d * 1000 for d in tally.durations], 0.50),
+        "p99_ms": percentile([d * 1000 for d in tally.durations], 0.99),
         "errors": tally.errors,
         "error_samples": tally.samples,
     }
 
 
-async def run_load(
-    url: str, bodies: list[dict], concurrency: int, seconds: float, warmup: float, tokens: Callable[[str], int]
-) -> dict:
-    encoded = [json.dumps(body).encode() for body in bodies]
-    connector = aiohttp.TCPConnector(limit=concurrency)
-    timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_S)
-    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
-        if warmup > 0:
-            await _phase(session, url, encoded, concurrency, warmup, tokens)
-        tally, elapsed = await _phase(session, url, encoded, concurrency, seconds, tokens)
-    return summarize(tally, elapsed, concurrency)
-
-
 def measure(
     url: str, bodies: list[dict], concurrency: int, seconds: float, warmup: float, tokens: Callable[[str], int]
 ) -> dict:
-    return asyncio.run(run_load(url, bodies, concurrency, seconds, warmup, tokens))
+    async def one(session: aiohttp.ClientSession, url: str, body: bytes, tally: StreamTally) -> None:
+        await _one(session, url, body, tally, tokens)
+
+    return asyncio.run(run_load(url, bodies, concurrency, seconds, warmup, one, StreamTally, summarize))

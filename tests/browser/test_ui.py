@@ -103,6 +103,19 @@ def user(text: str) -> dict:
     return {"role": "user", "content": text}
 
 
+def throttle(page, bytes_per_s: int):
+    """DevTools' network throttling of the page's downloads (-1: none); returns the session."""
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Network.enable")
+    set_throughput(cdp, bytes_per_s)
+    return cdp
+
+
+def set_throughput(cdp, bytes_per_s: int) -> None:
+    conditions = {"offline": False, "latency": 0, "downloadThroughput": bytes_per_s, "uploadThroughput": -1}
+    cdp.send("Network.emulateNetworkConditions", conditions)
+
+
 def test_chat_sends_and_shows_a_reply(page, request, base_url):
     assert page.locator("#chat-input").evaluate("e => e.tagName") == "TEXTAREA"  # a real input
     assert page.evaluate("document.activeElement.id") == "chat-input"
@@ -131,12 +144,7 @@ def test_a_reply_shows_while_it_streams_and_esc_stops_it(page, request, base_url
     seconds, so the test can look at the screen mid-reply and press Esc there."""
     message = LONG  # answered at length, above the reply gate
     full = whole_reply(base_url, {"model": "chatbot", "messages": [user(message)]})
-    cdp = page.context.new_cdp_session(page)
-    cdp.send("Network.enable")
-    cdp.send(
-        "Network.emulateNetworkConditions",
-        {"offline": False, "latency": 0, "downloadThroughput": 400, "uploadThroughput": -1},
-    )
+    cdp = throttle(page, 400)
     chat_request(page, message)
     line = page.locator(".line.bot").first
     page.wait_for_function("() => (document.querySelector('.line.bot.streaming') || {}).textContent")
@@ -152,29 +160,18 @@ def test_a_reply_shows_while_it_streams_and_esc_stops_it(page, request, base_url
     assert full.startswith(stopped) and len(stopped) < len(full)
     assert page.locator("#chat-stop").is_hidden() and page.locator(".line.streaming").count() == 0
 
-    cdp.send(
-        "Network.emulateNetworkConditions",
-        {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1},
-    )
+    set_throughput(cdp, -1)  # unthrottled
     follow_up = chat_request(page, "hi")  # the prompt takes the next message at once
     assert follow_up["messages"] == [user(message), {"role": "assistant", "content": stopped}, user("hi")]
     assert last_bot_line(page, 2) == whole_reply(base_url, follow_up)
 
 
 def test_a_new_message_while_a_reply_streams_stops_it_and_goes_on(page, base_url):
-    cdp = page.context.new_cdp_session(page)
-    cdp.send("Network.enable")
-    cdp.send(
-        "Network.emulateNetworkConditions",
-        {"offline": False, "latency": 0, "downloadThroughput": 400, "uploadThroughput": -1},
-    )
+    cdp = throttle(page, 400)
     chat_request(page, LONG)
     page.wait_for_function("() => (document.querySelector('.line.bot.streaming') || {}).textContent")
     follow_up = chat_request(page, "hi")  # sent once the streaming reply has been stopped
-    cdp.send(
-        "Network.emulateNetworkConditions",
-        {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1},
-    )
+    set_throughput(cdp, -1)  # unthrottled
     assert page.locator(".line.bot").first.get_attribute("class") == "line bot stopped"
     assert [m["role"] for m in follow_up["messages"]] == ["user", "assistant", "user"]
     assert last_bot_line(page, 2) == whole_reply(base_url, follow_up)

@@ -201,7 +201,7 @@ def test_ingress_routes_what_the_ui_calls_to_the_right_predictor(helm):
     objects = render(helm)
     ingresses = of_kind(objects, "Ingress")
     calls = ui_calls()
-    assert calls == ["/api/v1/models/chatbot:predict", "/api/v1/models/chatbot", "/api/v1/models/extractor:predict"]
+    assert calls == ["/api/openai/v1/chat/completions", "/api/v1/models/chatbot", "/api/v1/models/extractor:predict"]
     expected = {
         "/api/v1/models/chatbot:predict": ("simplechat-chatbot-predictor", "/v1/models/chatbot:predict"),
         "/api/v1/models/extractor:predict": ("simplechat-extractor-predictor", "/v1/models/extractor:predict"),

@@ -1,4 +1,4 @@
-"""The span score threshold chosen on the dev part: the lowest one that is not clearly worse."""
+"""The span score threshold chosen on the dev part: the best dev F1, the lowest of a tie."""
 
 from __future__ import annotations
 
@@ -26,10 +26,9 @@ def test_no_gain_keeps_the_lowest_threshold():
     assert choose_threshold(examples, scored) == THRESHOLDS[0]
 
 
-def test_a_gain_within_the_tolerance_does_not_raise_the_threshold():
-    # 100 right spans; one wrong span scored 0.5: dropping it gains F1 0.005, under 0.01.
+def test_any_gain_raises_the_threshold():
+    # 100 right spans; one wrong span scored 0.5: dropping it gains F1 0.005, and it is dropped.
     examples = [parse_markup(f"forum\ttook [[Optics {i}]] and physics") for i in range(100)]
     scored = [[span(e.text, e.courses[0], 0.99)] for e in examples]
     scored[0].append(span(examples[0].text, "physics", 0.5))
-    assert choose_threshold(examples, scored) == THRESHOLDS[0]
-    assert choose_threshold(examples, scored, tolerance=0.0) > 0.5
+    assert choose_threshold(examples, scored) == min(t for t in THRESHOLDS if t > 0.5)
