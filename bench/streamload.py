@@ -16,23 +16,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import aiohttp
-from loadgen import MAX_ERROR_SAMPLES, percentile, run_load
+from loadgen import Tally, percentile, run_load
 
 JSON = {"Content-Type": "application/json", "Accept": "text/event-stream"}
 
 
 @dataclass
-class StreamTally:
-    ttft: list[float] = field(default_factory=list)
-    tokens: list[int] = field(default_factory=list)
-    durations: list[float] = field(default_factory=list)
-    errors: int = 0
-    samples: list[str] = field(default_factory=list)
+class StreamTally(Tally):
+    """Tally's errors, and per complete stream its time to first token, tokens and duration."""
 
-    def error(self, message: str) -> None:
-        self.errors += 1
-        if message not in self.samples and len(self.samples) < MAX_ERROR_SAMPLES:
-            self.samples.append(message[:200])
+    ttft: list[float] = field(default_factory=list)
+    reply_tokens: list[int] = field(default_factory=list)
+    durations: list[float] = field(default_factory=list)
 
 
 async def _one(
@@ -67,13 +62,13 @@ async def _one(
         tally.error("stream ended without [DONE] or without text")
         return
     tally.ttft.append(first - begin)
-    tally.tokens.append(tokens(text))
+    tally.reply_tokens.append(tokens(text))
     tally.durations.append(time.perf_counter() - begin)
 
 
 def summarize(tally: StreamTally, elapsed: float, concurrency: int) -> dict:
     ms = [t * 1000 for t in tally.ttft]
-    per_stream = [n / d for n, d in zip(tally.tokens, tally.durations, strict=True) if d > 0]
+    per_stream = [n / d for n, d in zip(tally.reply_tokens, tally.durations, strict=True) if d > 0]
     return {
         "concurrency": concurrency,
         "requests": len(ms),
@@ -81,7 +76,7 @@ def summarize(tally: StreamTally, elapsed: float, concurrency: int) -> dict:
         "req_s": len(ms) / elapsed,
         "ttft_p50_ms": percentile(ms, 0.50),
         "ttft_p99_ms": percentile(ms, 0.99),
-        "tokens_s": sum(tally.tokens) / elapsed,
+        "tokens_s": sum(tally.reply_tokens) / elapsed,
         "tokens_s_per_stream": statistics.fmean(per_stream) if per_stream else None,
         "p50_ms": percentile([d * 1000 for d in tally.durations], 0.50),
         "p99_ms": percentile([d * 1000 for d in tally.durations], 0.99),
