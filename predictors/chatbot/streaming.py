@@ -111,6 +111,7 @@ class StreamEngine:
         # The running batch, touched only on the inference thread.
         self.rows: list[_Row] = []
         self.finished: list[_Row] = []  # out of the batch, result not yet handed over
+        self.joining: list[_Row] = []  # being prefilled
         # Text pieces of this step, per event loop: one wake-up of each loop per step, not one
         # per row (on 2 cores the wake-ups and the GIL they take cost the new requests' time).
         self.outbox: dict[asyncio.AbstractEventLoop, list[tuple[StreamSink, str]]] = defaultdict(list)
@@ -167,8 +168,9 @@ class StreamEngine:
                 self._settle(retry)
         except BaseException as exc:  # noqa: BLE001 - every waiting caller gets the failure, then re-raised
             with self.lock:
-                failed, self.pending = self.rows + self.pending + self.finished, []
-            self.rows, self.finished, self.mask, self.cache = [], [], None, None
+                failed, self.pending = self.joining + self.rows + self.pending + self.finished, []
+            self.joining, self.rows, self.finished, self.mask, self.cache = [], [], [], None, None
+            self.outbox = defaultdict(list)  # pieces of a step that failed: their callers get the error
             for row in failed:
                 row.done(exc)
             raise
@@ -187,6 +189,7 @@ class StreamEngine:
         joining = [row for row in joining if not self._left(row)]
         if not joining:
             return
+        self.joining = joining  # neither pending nor in the batch: a failure here must reach them too
         dialogue = self.dialogue
         batch = dialogue.tokenizer.pad({"input_ids": [r.job.prompt for r in joining]}, return_tensors="pt")
         ids, mask = batch["input_ids"].to(dialogue.device), batch["attention_mask"].to(dialogue.device)
@@ -196,6 +199,7 @@ class StreamEngine:
             input_ids=ids, attention_mask=mask, position_ids=positions, past_key_values=cache, use_cache=True
         ).logits[:, -1]
         self._merge(joining, mask, cache)
+        self.joining = []
         self._advance(joining, self._scored(logits, joining))
 
     @torch.inference_mode()

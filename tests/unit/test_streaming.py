@@ -4,6 +4,7 @@ rows joining a running batch, and the whole-reply guards at the end of a stream.
 from __future__ import annotations
 
 import asyncio
+import copy
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -147,3 +148,22 @@ def test_a_seeded_sample_is_the_same_whatever_it_is_batched_with(dialogue, engin
     (alone,) = stream(engine, [prompt], SAMPLED, [StreamSink(emit=lambda _: None)], seed=11)
     together = stream(engine, [other, prompt], SAMPLED, [StreamSink(emit=lambda _: None)] * 2, seed=11)
     assert together[1].text == alone.text and alone.completion_tokens > 20
+
+
+def test_a_failing_forward_fails_its_callers_and_the_engine_goes_on(dialogue):
+    """A fault in the model reaches every waiting caller as an exception (the route answers it
+    as a server error), never a hang; the next request runs a fresh slice."""
+    broken = copy.copy(dialogue)
+
+    def fail(**_):
+        raise RuntimeError("forward failed")
+
+    broken.model = fail
+    executor = ThreadPoolExecutor(1)
+    engine = StreamEngine(broken, executor)
+    prompt = dialogue.prompt_ids([], "hi", 64)
+    for _ in range(2):
+        with pytest.raises(RuntimeError, match="forward failed"):
+            stream(engine, [prompt, prompt], Settings(), [StreamSink(emit=lambda _: None)] * 2)
+        assert engine.running == 0 and not engine.pending
+    executor.shutdown()
