@@ -112,18 +112,14 @@ def measure_server(
 
 def paired_lone(model: str, model_dir: str, url: str, seconds: float) -> dict:
     """rawforward.py --paired against the running server: lone-request cost vs a raw forward, in pairs."""
-    command = [
-        sys.executable,
-        str(BENCH / "rawforward.py"),
-        "--model",
-        model,
-        "--model_dir",
-        model_dir,
-        "--paired",
-        url,
-        "--seconds",
-        str(seconds),
-    ]
+    args = ["--model", model, "--model_dir", model_dir, "--paired", url, "--seconds", str(seconds)]
+    return rawforward(args, PAIRED_TIMEOUT_S)
+
+
+def rawforward(args: list[str], timeout: float) -> dict:
+    """rawforward.py with `args` in a process of its own: its JSON result (the last line it
+    prints) with status ok, or a status saying why there is none."""
+    command = [sys.executable, str(BENCH / "rawforward.py"), *args]
     try:
         done = subprocess.run(  # noqa: S603
             command,
@@ -131,10 +127,10 @@ def paired_lone(model: str, model_dir: str, url: str, seconds: float) -> dict:
             env=server_env(),
             capture_output=True,
             text=True,
-            timeout=PAIRED_TIMEOUT_S,
+            timeout=timeout,
         )
     except subprocess.TimeoutExpired:
-        return {"status": f"unavailable: no result within {PAIRED_TIMEOUT_S} s"}
+        return {"status": f"unavailable: no result within {timeout} s"}
     if done.returncode != 0:
         return {"status": f"unavailable: exit {done.returncode}: {done.stderr.strip()[-300:]}"}
     return {"status": "ok", **json.loads(done.stdout.strip().splitlines()[-1])}

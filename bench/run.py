@@ -13,7 +13,6 @@ import json
 import os
 import platform
 import signal
-import subprocess
 import sys
 import time
 from datetime import UTC, datetime
@@ -21,7 +20,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import report
-from measure import BENCH, MODES, ROOT, STREAMING_MODELS, measure_mode, server_env
+from measure import BENCH, MODES, ROOT, STREAMING_MODELS, measure_mode, rawforward
 
 MODEL_DIRS = {"extractor": ROOT / "models" / "extractor", "chatbot": ROOT / "models" / "chatbot"}
 # Per model: concurrencies for a full run and for --quick (the issue's targets need c=32 and c=8).
@@ -72,30 +71,8 @@ def machine() -> dict:
 
 def raw_forward(model: str, seconds: float) -> dict:
     """The in-process measurements, from rawforward.py in a process of its own."""
-    command = [
-        sys.executable,
-        str(BENCH / "rawforward.py"),
-        "--model",
-        model,
-        "--model_dir",
-        str(MODEL_DIRS[model]),
-        "--seconds",
-        str(seconds),
-    ]
-    try:
-        done = subprocess.run(  # noqa: S603
-            command,
-            cwd=ROOT,
-            env=server_env(),
-            capture_output=True,
-            text=True,
-            timeout=RAW_TIMEOUT_S,
-        )
-    except subprocess.TimeoutExpired:
-        return {"status": f"unavailable: no result within {RAW_TIMEOUT_S} s", "batches": []}
-    if done.returncode != 0:
-        return {"status": f"unavailable: exit {done.returncode}: {done.stderr.strip()[-300:]}", "batches": []}
-    return {"status": "ok", **json.loads(done.stdout.strip().splitlines()[-1])}
+    args = ["--model", model, "--model_dir", str(MODEL_DIRS[model]), "--seconds", str(seconds)]
+    return {"batches": [], **rawforward(args, RAW_TIMEOUT_S)}  # no batches when it failed
 
 
 def settings(args: argparse.Namespace) -> dict:
