@@ -108,6 +108,14 @@ def start_predictor(module: str, name: str, model_dir: Path, *extra: str) -> Pre
     return Predictor(process, f"http://127.0.0.1:{port}", name)
 
 
+def run_extractor_to_exit(model_dir: Path, *extra: str, timeout: float) -> subprocess.CompletedProcess:
+    """`python -m predictors.extractor` on an ephemeral port, expected to stop by itself (a start-up
+    that fails); its exit status and output."""
+    command = [sys.executable, "-m", "predictors.extractor", "--model_dir", str(model_dir), *extra]
+    command += ["--host", "127.0.0.1", "--http_port", "0"]
+    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=timeout)  # noqa: S603
+
+
 def built_model(name: str) -> Path:
     path = MODELS / name
     if not (path / "config.json").exists():

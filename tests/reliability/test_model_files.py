@@ -6,14 +6,12 @@ from __future__ import annotations
 import json
 import pickle
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.conftest import ROOT, start_predictor
+from tests.conftest import ROOT, run_extractor_to_exit, start_predictor
 
 
 class Planted:
@@ -76,23 +74,7 @@ def test_remote_code_named_by_the_config_never_runs(model_copy: Path, tmp_path: 
 
 def test_corrupt_safetensors_exit_nonzero_with_a_one_line_reason(model_copy: Path):
     (model_copy / "model.safetensors").write_bytes(b"\x00" * 64)
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "predictors.extractor",
-            "--model_dir",
-            str(model_copy),
-            "--host",
-            "127.0.0.1",
-            "--http_port",
-            "0",
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = run_extractor_to_exit(model_copy, timeout=120)
     assert result.returncode != 0
     failure = [line for line in result.stderr.splitlines() if "model load failed" in line]
     assert len(failure) == 1, result.stderr[-1500:]

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
 from fastapi.testclient import TestClient
 
 from predictors.common.kserve_server import build_app
 from predictors.extractor.model import CourseExtractor
-from tests.conftest import ROOT
+from tests.conftest import run_extractor_to_exit
 
 
 @pytest.mark.parametrize(
@@ -37,23 +34,7 @@ def test_bad_model_dir_exits_nonzero_with_one_line_reason(tmp_path, setup, reaso
 
 
 def test_the_command_fails_fast_on_a_missing_model_dir(tmp_path):
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "predictors.extractor",
-            "--model_dir",
-            str(tmp_path / "missing"),
-            "--host",
-            "127.0.0.1",
-            "--http_port",
-            "0",
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = run_extractor_to_exit(tmp_path / "missing", timeout=60)
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "does not exist" in lines[0], result.stderr

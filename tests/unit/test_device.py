@@ -3,14 +3,11 @@ says whether the image's torch is a CPU-only build or the container has no GPU."
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
 import torch
 
 from predictors.common.device import resolve_device
-from tests.conftest import ROOT
+from tests.conftest import run_extractor_to_exit
 
 
 @pytest.fixture
@@ -42,25 +39,7 @@ def test_predictor_with_device_cuda_exits_before_ready(tmp_path):
     model_dir.mkdir()
     (model_dir / "config.json").write_text("{}")
     (model_dir / "model.safetensors").write_bytes(b"")  # never opened: the device is checked first
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "predictors.extractor",
-            "--model_dir",
-            str(model_dir),
-            "--device",
-            "cuda",
-            "--host",
-            "127.0.0.1",
-            "--http_port",
-            "0",
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = run_extractor_to_exit(model_dir, "--device", "cuda", timeout=120)
     assert result.returncode == 1, result.stdout + result.stderr
     assert "ready:" not in result.stdout
     assert "--device cuda was requested but" in result.stderr, result.stderr
