@@ -213,6 +213,25 @@ def test_a_lowercased_one_word_title_is_a_subject_not_a_course():
     assert seen == {True, False}
 
 
+@pytest.mark.parametrize(
+    ("title", "a_course_in_lower_case"),
+    [("Numerical Methods", False), ("Latin Poetry", False), ("Intro to Embedded Systems", True), ("Calculus II", True)],
+)
+def test_a_lowercased_title_stays_a_course_only_with_a_course_marker(title, a_course_in_lower_case):
+    import random
+
+    _, held = split_vocabulary()
+    vocab = replace(held, titles=((title, ""),))
+    lowered_kept = set()
+    for seed in range(300):  # chat lowercases whole sentences (3 in 10) and titles in running text
+        example = render("ugh {c} is so much work", "chat", vocab, random.Random(seed))
+        if title.lower() in example.text:
+            lowered_kept.add(bool(example.courses))
+        elif title in example.text:
+            assert example.courses == [title]  # (other draws name the course by nickname or code)
+    assert lowered_kept == {a_course_in_lower_case}
+
+
 def test_the_generic_subject_filler_holds_no_catalog_title():
     titles = {loose(t) for t in TITLES}
     assert FILLERS["subject"] and not {loose(s) for s in FILLERS["subject"]} & titles

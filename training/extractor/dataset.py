@@ -64,6 +64,20 @@ def _rooms(count: int = 120, seed: int = 11) -> tuple[str, ...]:
 
 # A title of one plain word ("Topology", "Torts"): once lowercased, a subject (docs/annotation.md).
 ONE_WORD = re.compile(r"[A-Z][a-z]+")
+# What makes a lowercase title still a course: a number, a sequence, a subtitle, a course word
+# ("intro to embedded systems", "calc 2", "orgo lab"). Without one, "numerical methods" or
+# "latin poetry" in lower case is a subject, and docs/annotation.md says a subject is no course.
+COURSE_MARKER = re.compile(
+    r"\d|:|\b(?:I|II|III|IV|Intro|Introduction|Topics|Seminar|Principles|Foundations|Lab|Laboratory|Honors"
+    r"|Workshop|Studio|Practicum|Survey|Part|for)\b"
+)
+
+
+def subject_like(title: str) -> bool:
+    """Whether `title`, typed in lower case, reads as a subject rather than a course."""
+    return bool(ONE_WORD.fullmatch(title)) or not COURSE_MARKER.search(title)
+
+
 # Plain fillers: slot name -> values. None of them is a course.
 FILLERS: dict[str, tuple[str, ...]] = {
     "prof": catalog.PROFESSORS,
@@ -304,13 +318,13 @@ def render(template: str, group: str, vocab: Vocabulary, rng: random.Random) -> 
     text, spans = [], []
     length = 0
     areas: list[str] = []  # area of each course so far, so {code} matches its title
-    subject_words: list[bool] = []  # per span: a one-word title ("Topology"), a subject once lowercased
+    subject_words: list[bool] = []  # per span: a subject once lowercased ("topology", "numerical methods")
 
     def course_mention(slot: str) -> str:
         title, area = rng.choice(vocab.titles)
         areas.append(area)
         if slot == "t":
-            subject_words.append(bool(ONE_WORD.fullmatch(title)))
+            subject_words.append(subject_like(title))
             return title
         subject_words.append(False)
         if slot == "nick":
@@ -330,9 +344,9 @@ def render(template: str, group: str, vocab: Vocabulary, rng: random.Random) -> 
             return rng.choice(vocab.nicknames)
         if roll < 0.13:
             return rng.choice(vocab.code_names)
-        # Titles are typed in lower case in chat only (1 in 10); in edited writing a lowercase
-        # phrase is a topic, and a lowercase one-word title a subject (docs/annotation.md).
-        subject_words[-1] = bool(ONE_WORD.fullmatch(title))
+        # Titles are typed in lower case in chat only (1 in 10), and only those that still read
+        # as a course; in edited writing a lowercase phrase is a topic (docs/annotation.md).
+        subject_words[-1] = subject_like(title)
         if chat and roll < 0.23 and not subject_words[-1]:
             return title.lower()
         return title
@@ -358,7 +372,8 @@ def render(template: str, group: str, vocab: Vocabulary, rng: random.Random) -> 
     # People type in lower case in chat; offsets survive since our text is ASCII.
     if chat and rng.random() < 0.3 and sentence.isascii():
         sentence = sentence.lower()
-        # "i never liked topology": lowercased, a one-word title reads as a subject, not a course.
+        # "i never liked topology", "numerical methods is fun": lowercased, a title with no course
+        # marker reads as a subject, not a course.
         spans = [span for span, subject in zip(spans, subject_words, strict=True) if not subject]
     return Example(sentence, tuple(spans), genre=group)
 
