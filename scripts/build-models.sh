@@ -24,7 +24,7 @@ fi
 #   chatbot:   predictors/chatbot/generation.py (DialogueModel) measures metrics.json and chooses
 #              the reply gate (reply_gate.json); card.py counts the parameters for model_card.json.
 #   extractor: predictors/extractor/inference.py, spans.py and schema.py score the splits
-#              (metrics.json) and choose the span score threshold stored in config.json.
+#              (metrics.json) and choose the decoding (O offset, threshold) stored in config.json.
 # They change what is measured and the gate or threshold, never the weights; after editing them,
 # FORCE=1 rebuilds. The extractor's casing.py is the exception and is in its key: it computes the
 # token type ids the model is trained on.

@@ -1,8 +1,11 @@
 """The extractor's forward path, shared by the server, training's evaluation and the benchmark.
 
 A transformers token-classification pipeline (span aggregation, long texts in strided windows)
-with two additions the trained model's config asks for: the capitalization ids of
-`casing.py`, and a score threshold below which a span is not returned.
+with three additions the trained model's config asks for: the capitalization ids of
+`casing.py`, an offset taken off the "O" logit, and a score threshold below which a span is
+not returned. The offset and the threshold are chosen together on the dev set at training time:
+the offset lets a name the base model reads as something else ("tor" + "##ts") come through
+on its context, the threshold keeps what comes through precise.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from predictors.extractor.spans import to_spans
 
 STRIDE = 64  # tokens of overlap when a long text is split into model-sized windows
 THRESHOLD_KEY = "span_score_threshold"  # config.json: chosen on the dev set at training time
+OFFSET_KEY = "outside_logit_offset"  # config.json: subtracted from the "O" logit (dev set too)
 
 
 class CourseTaggingPipeline(TokenClassificationPipeline):
@@ -29,6 +33,13 @@ class CourseTaggingPipeline(TokenClassificationPipeline):
                 ids = casing.case_type_ids(sentence, offsets)
                 model_inputs["token_type_ids"] = torch.tensor([ids], dtype=torch.long)
             yield model_inputs
+
+    def _forward(self, model_inputs):
+        outputs = super()._forward(model_inputs)
+        offset = float(getattr(self.model.config, OFFSET_KEY, 0.0) or 0.0)
+        if offset:
+            outputs["logits"][..., self.model.config.label2id["O"]] -= offset
+        return outputs
 
     def group_entities(self, entities: list[dict]) -> list[dict]:
         """Group words into spans after bridging one-word holes inside a name.

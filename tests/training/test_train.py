@@ -8,7 +8,7 @@ import json
 import pytest
 from transformers import AutoConfig, AutoModelForTokenClassification, AutoTokenizer
 
-from predictors.extractor.inference import build_pipeline
+from predictors.extractor.inference import build_pipeline, extract
 from training.extractor import train
 
 pytestmark = pytest.mark.slow
@@ -73,12 +73,26 @@ def test_the_word_embeddings_stay_as_pretrained(two_runs):
     assert trained.equal(base.get_input_embeddings().weight)
 
 
-def test_config_carries_the_case_flag_and_the_dev_threshold(two_runs):
+def test_config_carries_the_case_flag_and_the_dev_decoding(two_runs):
     (out, metrics), _ = two_runs
     config = AutoConfig.from_pretrained(out)
     assert config.case_feature is True  # the packaged MiniLM is uncased
     assert config.span_score_threshold == metrics["span_score_threshold"]
     assert 0.3 <= config.span_score_threshold <= 0.95
+    assert config.outside_logit_offset == metrics["outside_logit_offset"] in train.OFFSETS
+
+
+def test_serving_applies_the_outside_offset_of_the_config(two_runs):
+    (out, _), _ = two_runs
+    text = "we met at noon"
+
+    def spans(offset):
+        model = AutoModelForTokenClassification.from_pretrained(out)
+        model.config.outside_logit_offset = offset
+        return extract(build_pipeline(model, AutoTokenizer.from_pretrained(out)), [text], threshold=0.0)[0]
+
+    assert spans(-50.0) == []  # "O" everywhere
+    assert " ".join(s.text for s in spans(50.0)) == text  # no word can be "O"
 
 
 def test_serving_feeds_the_case_ids_the_model_was_trained_with(two_runs):
