@@ -30,8 +30,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from predictors.common.admission import Admission
+from predictors.common.metrics import ModelMetrics
 from predictors.common.model_dir import check_model_dir
-from predictors.common.runtime import Batcher, RuntimeOptions
+from predictors.common.runtime import Batcher, BatcherFactory, RuntimeOptions
 
 
 def _model_class(kind: str):
@@ -64,8 +65,9 @@ class ServeBatcher:
         return list(await asyncio.gather(*(self._one(item) for item in items)))
 
 
-def serve_batcher(max_batch_size: int, max_latency_ms: float) -> Callable[[Callable, Executor], Batcher]:
-    def make(forward: Callable[[list], Sequence], executor: Executor) -> Batcher:
+def serve_batcher(max_batch_size: int, max_latency_ms: float) -> BatcherFactory:
+    def make(forward: Callable[[list], Sequence], executor: Executor, metrics: ModelMetrics | None = None) -> Batcher:
+        # Serve's own queue is not ours to see: the replica's forwards are timed by the runtime.
         return ServeBatcher(forward, executor, max_batch_size=max_batch_size, max_latency_ms=max_latency_ms)
 
     return make

@@ -30,6 +30,7 @@ from predictors.chatbot.generation import PromptTooLong
 from predictors.chatbot.model import Chatbot
 from predictors.chatbot.openai_schema import ChatCompletionRequest
 from predictors.chatbot.streaming import StreamJob, StreamResult, StreamSink
+from predictors.common import metrics
 from predictors.common.admission import Overloaded, RequestTimedOut
 from predictors.common.payload import bounded_text, decode_json
 
@@ -141,6 +142,8 @@ def openai_router(model: Chatbot) -> APIRouter:
         try:
             request, prompt = _parse(await http.body(), model)
         except OpenAIError as exc:
+            if exc.status in (400, 413):
+                metrics.for_model(model.name).reject("invalid_input")
             return exc.response()
         events: asyncio.Queue = asyncio.Queue()
         stopped = False

@@ -3,16 +3,17 @@ GET /v1/models/<name> (registered before the SDK's readiness route, which it ext
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from kserve.errors import ModelNotReady
 
 from predictors.chatbot.model import Chatbot
 from predictors.chatbot.schema import SeedChatRequest
+from predictors.common.metrics import label_requests
 from predictors.common.payload import documented_body, ready_body, validate
 
 
 def seed_router(model: Chatbot) -> APIRouter:
-    router = APIRouter(tags=["tutorial"])
+    router = APIRouter(tags=["tutorial"], dependencies=[Depends(label_requests(model.name))])
 
     @router.post(
         "/chat",

@@ -37,7 +37,7 @@ import torch.nn.functional as F
 from transformers import DynamicCache
 
 from predictors.chatbot.generation import DialogueModel, Settings
-from predictors.common.metrics import GENERATED_TOKENS, STREAMS_RUNNING, TIME_TO_FIRST_TOKEN
+from predictors.common.metrics import GENERATED_TOKENS, STREAMS_RUNNING, TIME_TO_FIRST_TOKEN, for_model
 
 
 @dataclass
@@ -102,6 +102,7 @@ class StreamEngine:
         self.running_gauge = STREAMS_RUNNING.labels(name)
         self.tokens_counter = GENERATED_TOKENS.labels(name)
         self.first_token = TIME_TO_FIRST_TOKEN.labels(name)
+        self.queue_depth = for_model(name).queue_depth  # streams not yet decoding, beside V1's queue
         self.executor = executor
         self.max_rows = max_rows
         self.slice_steps = slice_steps
@@ -141,6 +142,7 @@ class StreamEngine:
         rows = [_Row(job, deliver(future), loop, _generator(job)) for job, future in zip(jobs, futures, strict=True)]
         with self.lock:
             self.pending.extend(rows)
+            self.queue_depth.inc(len(rows))
             if not self.scheduled:
                 self.scheduled = True
                 self.executor.submit(self._slice)
@@ -168,6 +170,7 @@ class StreamEngine:
                 self._settle(retry)
         except BaseException as exc:  # noqa: BLE001 - every waiting caller gets the failure, then re-raised
             with self.lock:
+                self.queue_depth.dec(len(self.pending))
                 failed, self.pending = self.joining + self.rows + self.pending + self.finished, []
             self.joining, self.rows, self.finished, self.mask, self.cache = [], [], [], None, None
             self.outbox = defaultdict(list)  # pieces of a step that failed: their callers get the error
@@ -186,6 +189,7 @@ class StreamEngine:
         with self.lock:
             room = self.max_rows - len(self.rows)
             joining, self.pending = self.pending[:room], self.pending[room:]
+            self.queue_depth.dec(len(joining))
         joining = [row for row in joining if not self._left(row)]
         if not joining:
             return

@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 from collections.abc import Coroutine, Mapping
 from typing import Any, TypeVar
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
+
+from predictors.common import metrics
 
 T = TypeVar("T")
 RETRY_AFTER_S = 1  # the queue drains in about a second at the default limits
@@ -38,12 +41,15 @@ class Admission:
         self.max_queue = max_queue  # None: unbounded (Ray Serve replicas, where Ray bounds the queue)
         self.timeout_s = timeout_s or None  # 0: no deadline
         self.pending = 0  # requests admitted and not yet answered
+        self.metrics = metrics.for_model(name)
 
     @property
     def full(self) -> bool:
         return self.max_queue is not None and self.pending >= self.max_queue
 
     def refusal(self) -> Overloaded:
+        """The 503 for a full queue, counted (every refusal, early or late, comes here)."""
+        self.metrics.reject("queue_full")
         return Overloaded(
             f"{self.name} is at capacity ({self.pending} requests queued, --max_queue "
             f"{self.max_queue}); retry in {RETRY_AFTER_S} s"
@@ -55,17 +61,22 @@ class Admission:
             work.close()  # never started: nothing to cancel
             raise self.refusal()
         self.pending += 1
+        self.metrics.in_flight.inc()
+        started = time.perf_counter()
         try:
             async with asyncio.timeout(self.timeout_s) as deadline:
                 return await work
         except TimeoutError:
             if deadline.expired():
+                self.metrics.reject("deadline")
                 raise RequestTimedOut(
                     f"{self.name} did not answer within {self.timeout_s:g} s (--request_timeout_s)"
                 ) from None
             raise
         finally:
             self.pending -= 1
+            self.metrics.in_flight.dec()
+            self.metrics.request_duration.observe(time.perf_counter() - started)
 
 
 def _busy(exc: Overloaded) -> JSONResponse:

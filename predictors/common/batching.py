@@ -15,12 +15,15 @@ single call on the model's thread. Rules:
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from kserve.logging import logger
+
+from predictors.common.metrics import ModelMetrics
 
 In = TypeVar("In")
 Out = TypeVar("Out")
@@ -30,6 +33,7 @@ Out = TypeVar("Out")
 class _Request(Generic[In, Out]):
     items: list[In]
     future: asyncio.Future[list[Out]]
+    arrived: float = 0.0  # perf_counter() at submit: its queue wait ends when its batch starts
 
 
 class DynamicBatcher(Generic[In, Out]):
@@ -40,6 +44,7 @@ class DynamicBatcher(Generic[In, Out]):
         *,
         max_batch_size: int,
         max_latency_ms: float,
+        metrics: ModelMetrics | None = None,
     ) -> None:
         if max_batch_size < 1 or max_latency_ms < 0:
             raise ValueError("max_batch_size must be ≥ 1 and max_latency_ms ≥ 0")
@@ -47,6 +52,7 @@ class DynamicBatcher(Generic[In, Out]):
         self.executor = executor
         self.max_batch_size = max_batch_size
         self.max_latency = max_latency_ms / 1000
+        self.metrics = metrics  # queue depth and wait; the runtime times the forward itself
         self._queue: asyncio.Queue[_Request[In, Out]] | None = None
         self._worker: asyncio.Task | None = None
 
@@ -59,8 +65,10 @@ class DynamicBatcher(Generic[In, Out]):
         if self._worker is None or self._worker.done():  # created on the serving loop, on first use
             self._queue = asyncio.Queue()
             self._worker = asyncio.get_running_loop().create_task(self._serve(), name="dynamic-batcher")
-        request = _Request(list(items), asyncio.get_running_loop().create_future())
+        request = _Request(list(items), asyncio.get_running_loop().create_future(), time.perf_counter())
         self._queue.put_nowait(request)
+        if self.metrics:
+            self.metrics.queue_depth.inc()
         return await request.future
 
     async def _serve(self) -> None:
@@ -84,6 +92,9 @@ class DynamicBatcher(Generic[In, Out]):
                 batch.append(nxt)
                 size += len(nxt.items)
             expected = size
+            if self.metrics:
+                for request in batch:  # out of the queue, gone callers too: each counted in once
+                    self.metrics.dequeued(request.arrived)
             live = [r for r in batch if not r.future.done()]  # a caller may have gone away
             if live:
                 await self._run(live)

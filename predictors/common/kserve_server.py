@@ -62,7 +62,7 @@ from kserve.protocol.rest.v1_endpoints import register_v1_endpoints
 from kserve.protocol.rest.v2_endpoints import register_v2_endpoints
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from predictors.common import admission
+from predictors.common import admission, metrics
 from predictors.common.model_dir import ModelDirError, check_model_dir
 
 LOADER = "load-models"  # the loading thread's name
@@ -131,6 +131,8 @@ class NotServed:
 
 def _client_error(status: HTTPStatus, prefix: str = "") -> Callable:
     async def handler(request: Request, exc: Exception) -> JSONResponse:
+        if status == HTTPStatus.BAD_REQUEST:
+            metrics.count_invalid(request, request.app.state.model_names)
         # The SDK's V2 decoder glues two words ("but the'inference-header-content-length'").
         message = f"{prefix}{exc}".replace("the'", "the '")
         logger.warning("%s %s -> %d: %s", request.method, request.url.path, status, message)
@@ -152,6 +154,7 @@ async def _invalid_request(request: Request, exc: RequestValidationError) -> JSO
     parts = [f"{'.'.join(str(x) for x in e.get('loc', ()))}: {e.get('msg', 'invalid')}" for e in errors[:MAX_ERRORS]]
     if len(errors) > MAX_ERRORS:
         parts.append(f"... and {len(errors) - MAX_ERRORS} more")
+    metrics.count_invalid(request, request.app.state.model_names)
     logger.warning("%s %s -> 422: %d validation errors", request.method, request.url.path, len(errors))
     return JSONResponse({"error": "invalid request: " + "; ".join(parts)}, status_code=422)
 
@@ -205,6 +208,7 @@ def build_app(
         registry.update(model)
     dataplane = DataPlane(model_registry=registry)
     app = FastAPI(title="simplechat predictor", docs_url="/docs" if docs else None, redoc_url=None)
+    app.state.model_names = frozenset(m.name for m in models)  # the only `model` label values
     # Middleware added first runs innermost: the queue check sees paths after any prefix is stripped.
     # A model's admission: its runtime's, or (Ray mode) the ServeModel's own.
     gates = {m.name: gate for m in models if (gate := getattr(getattr(m, "runtime", m), "admission", None))}

@@ -12,6 +12,7 @@ is passed in: our DynamicBatcher, Ray Serve's `@serve.batch` (ray_app.py) or non
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable, Coroutine, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from typing import Any, Generic, Protocol, TypeVar
 from predictors.common.admission import Admission
 from predictors.common.batching import DynamicBatcher
 from predictors.common.inference_thread import DEFAULT_NICE, inference_executor
+from predictors.common.metrics import ModelMetrics
 
 In = TypeVar("In")
 Out = TypeVar("Out")
@@ -29,13 +31,19 @@ class Batcher(Protocol):
     async def submit(self, items: Sequence) -> list: ...
 
 
-# A batcher factory: (forward, inference thread) -> batcher.
-BatcherFactory = Callable[[Callable[[list], Sequence], Executor], Batcher]
+class BatcherFactory(Protocol):
+    """(forward, inference thread, the model's metrics for its queue) -> batcher."""
+
+    def __call__(
+        self, forward: Callable[[list], Sequence], executor: Executor, metrics: ModelMetrics | None = None
+    ) -> Batcher: ...
 
 
 def dynamic_batcher(max_batch_size: int, max_latency_ms: float) -> BatcherFactory:
-    def make(forward: Callable[[list], Sequence], executor: Executor) -> Batcher:
-        return DynamicBatcher(forward, executor, max_batch_size=max_batch_size, max_latency_ms=max_latency_ms)
+    def make(forward: Callable[[list], Sequence], executor: Executor, metrics: ModelMetrics | None = None) -> Batcher:
+        return DynamicBatcher(
+            forward, executor, max_batch_size=max_batch_size, max_latency_ms=max_latency_ms, metrics=metrics
+        )
 
     return make
 
@@ -54,12 +62,13 @@ class Runtime(Generic[In, Out]):
     def __init__(
         self, name: str, forward: Callable[[list[In]], Sequence[Out]], options: RuntimeOptions = RuntimeOptions()
     ) -> None:
-        self.forward = forward
+        self.admission = Admission(name, options.max_queue, options.request_timeout_s)
+        self.metrics = self.admission.metrics
+        self.forward = self._timed(forward)
         # One inference thread: forwards never block the event loop and never run concurrently;
         # below the event loop's priority, so 503s and health checks stay fast under load.
         self.executor = inference_executor(f"{name}-infer", options.inference_nice)
-        self.batcher = options.batcher(forward, self.executor) if options.batcher else None
-        self.admission = Admission(name, options.max_queue, options.request_timeout_s)
+        self.batcher = options.batcher(self.forward, self.executor, self.metrics) if options.batcher else None
 
     async def infer(self, items: list[In]) -> list[Out]:
         """One output per item, admitted under the queue bound and the deadline."""
@@ -70,10 +79,36 @@ class Runtime(Generic[In, Out]):
         stream engine): the same queue bound and deadline as `infer`."""
         return await self.admission(work)
 
+    def _timed(self, forward: Callable[[list[In]], Sequence[Out]]) -> Callable[[list[In]], Sequence[Out]]:
+        """`forward`, its batch size and duration recorded (on the inference thread)."""
+
+        def timed(items: list[In]) -> Sequence[Out]:
+            started = time.perf_counter()
+            try:
+                return forward(items)
+            finally:
+                self.metrics.forwarded(len(items), time.perf_counter() - started)
+
+        return timed
+
     async def _infer(self, items: list[In]) -> list[Out]:
         if self.batcher is not None:
             return list(await self.batcher.submit(items))
-        return list(await asyncio.get_running_loop().run_in_executor(self.executor, self.forward, items))
+        # Unbatched: the request waits for the inference thread; that wait is its queue time.
+        arrived, started = time.perf_counter(), False
+        self.metrics.queue_depth.inc()
+
+        def run() -> Sequence[Out]:
+            nonlocal started
+            started = True
+            self.metrics.dequeued(arrived)
+            return self.forward(items)
+
+        try:
+            return list(await asyncio.get_running_loop().run_in_executor(self.executor, run))
+        finally:
+            if not started:  # cancelled (its deadline) before the thread took it
+                self.metrics.queue_depth.dec()
 
 
 # The predictors' default: dynamically batched, at most 64 items per forward and 5 ms of waiting.

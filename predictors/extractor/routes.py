@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 
+from predictors.common.metrics import label_requests
 from predictors.common.payload import documented_body, ready_body
 from predictors.extractor.model import CourseExtractor
 from predictors.extractor.schema import ExtractInstance
 
 
 def seed_router(model: CourseExtractor) -> APIRouter:
-    router = APIRouter(tags=["tutorial"])
+    router = APIRouter(tags=["tutorial"], dependencies=[Depends(label_requests(model.name))])
 
     @router.post(
         "/extract-course-name/",

@@ -167,3 +167,23 @@ def test_a_failing_forward_fails_its_callers_and_the_engine_goes_on(dialogue):
             stream(engine, [prompt, prompt], Settings(), [StreamSink(emit=lambda _: None)] * 2)
         assert engine.running == 0 and not engine.pending
     executor.shutdown()
+
+
+def test_streams_that_wait_for_a_row_are_the_queue_depth(dialogue):
+    """With one row, a second stream waits in the queue until the first leaves: /metrics shows it."""
+    from prometheus_client import REGISTRY
+
+    def depth() -> float:
+        return REGISTRY.get_sample_value("simplechat_queue_depth", {"model": "queue-probe"}) or 0.0
+
+    executor = ThreadPoolExecutor(1)
+    engine = StreamEngine(dialogue, executor, name="queue-probe", max_rows=1)
+    seen: list[float] = []
+    prompts = [dialogue.prompt_ids([], f"tell me about topic {i}", 40) for i in range(2)]
+    settings = Settings(max_new_tokens=20, do_sample=True, temperature=3.0)
+    try:
+        stream(engine, prompts, settings, [StreamSink(emit=lambda _: seen.append(depth())) for _ in prompts], seed=3)
+    finally:
+        executor.shutdown()
+    assert seen[0] == 1  # the first stream's first piece: the second one still waits
+    assert depth() == 0  # both done: nothing waits
