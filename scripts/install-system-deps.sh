@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install the Debian packages the tests drive for real: nginx (the UI proxy, exactly as the
 # cluster runs it), chromium (headless browser tests), gettext-base (envsubst renders
-# frontend/nginx.conf); on request podman, runc and debootstrap (the image tests) and the
+# frontend/nginx.conf); on request podman, runc and debootstrap (the image tests), prometheus
+# (the monitoring tests run the dashboard's and the autoscaler's queries against it) and the
 # script linter.
 # Idempotent: installs only what is missing.
 #
@@ -12,7 +13,8 @@ set -euo pipefail
 
 # command -> Debian package that provides it
 declare -A PACKAGE=([nginx]=nginx [chromium]=chromium [envsubst]=gettext-base
-                    [podman]=podman [runc]=runc [debootstrap]=debootstrap [shellcheck]=shellcheck)
+                    [podman]=podman [runc]=runc [debootstrap]=debootstrap [shellcheck]=shellcheck
+                    [prometheus]=prometheus)
 
 wanted=("$@")
 [[ ${#wanted[@]} -gt 0 ]] || wanted=(nginx chromium envsubst)
@@ -37,8 +39,11 @@ echo "installing Debian packages: ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 "${sudo[@]}" apt-get update -qq
 "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-# The Debian package starts a system nginx on port 80; the tests run their own instances.
-if [[ " ${missing[*]} " == *" nginx "* ]] && command -v systemctl >/dev/null 2>&1; then
-  "${sudo[@]}" systemctl disable --now nginx >/dev/null 2>&1 || true
-fi
+# The Debian packages start a system nginx on port 80 and a system prometheus on port 9090 (all
+# interfaces); the tests run their own instances on loopback.
+for service in nginx prometheus; do
+  if [[ " ${missing[*]} " == *" $service "* ]] && command -v systemctl >/dev/null 2>&1; then
+    "${sudo[@]}" systemctl disable --now "$service" >/dev/null 2>&1 || true
+  fi
+done
 echo "installed: ${missing[*]}"
