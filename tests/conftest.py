@@ -159,14 +159,12 @@ def chatbot(chatbot_dir: Path) -> Iterator[Predictor]:
     yield from running("predictors.chatbot", "chatbot", chatbot_dir)
 
 
-@pytest.fixture(scope="session")
-def stack(extractor_dir: Path, chatbot_dir: Path) -> Iterator[str]:
-    """`python -m predictors` (what `make run` starts): both models and the UI on one port."""
+def running_stack(*extra: str) -> Iterator[str]:
+    """`python -m predictors` (what `make run` starts; extra flags passed on): both models and the
+    UI on one port, ready; its URL. Stopped afterwards, and it must stop cleanly."""
     port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "predictors", "--models", str(MODELS), "--host", "127.0.0.1", "--http_port", str(port)],
-        cwd=ROOT,
-    )
+    command = [sys.executable, "-m", "predictors", "--models", str(MODELS), *extra]
+    process = subprocess.Popen([*command, "--host", "127.0.0.1", "--http_port", str(port)], cwd=ROOT)
     extractor, chatbot = (Predictor(process, f"http://127.0.0.1:{port}", name) for name in ("extractor", "chatbot"))
     try:
         extractor.wait_ready()
@@ -174,6 +172,12 @@ def stack(extractor_dir: Path, chatbot_dir: Path) -> Iterator[str]:
         yield extractor.url
     finally:
         assert extractor.stop() == 0  # Ctrl-C/SIGTERM stops it cleanly
+
+
+@pytest.fixture(scope="session")
+def stack(extractor_dir: Path, chatbot_dir: Path) -> Iterator[str]:
+    """The local stack, shared by the session's black-box tests."""
+    yield from running_stack()
 
 
 def install_system_deps(*commands: str) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,7 +15,7 @@ import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.chart.conftest import helm  # noqa: F401 - the chart tests' fixture, shared here
-from tests.conftest import MODELS, ROOT, Predictor, free_port, install_system_deps
+from tests.conftest import free_port, install_system_deps, running_stack
 
 NAMESPACE = "simplechat"  # the chart is rendered into it, and the scrape labels its series with it
 SCRAPE_INTERVAL_S = 1
@@ -132,16 +131,7 @@ def prometheus_binary() -> str:
 def overloaded(extractor_dir: Path, chatbot_dir: Path) -> Iterator[str]:
     """A second `python -m predictors` with room for two requests per model (--max_queue 2): a burst
     of more is refused with 503s. It gets only the bursts, so its rejection counter counts them alone."""
-    port = free_port()
-    command = [sys.executable, "-m", "predictors", "--models", str(MODELS), "--no-ui", "--max_queue", "2"]
-    process = subprocess.Popen([*command, "--host", "127.0.0.1", "--http_port", str(port)], cwd=ROOT)
-    extractor, chatbot = (Predictor(process, f"http://127.0.0.1:{port}", name) for name in ("extractor", "chatbot"))
-    try:
-        extractor.wait_ready()
-        chatbot.wait_ready()
-        yield extractor.url
-    finally:
-        assert extractor.stop() == 0
+    yield from running_stack("--no-ui", "--max_queue", "2")
 
 
 @pytest.fixture(scope="module")
