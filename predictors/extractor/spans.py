@@ -8,7 +8,8 @@ from collections.abc import Iterable, Mapping
 from predictors.extractor.schema import CourseSpan
 
 COURSE = "COURSE"
-_TRIM = " \t\r\n\"'“”‘’.,;:!?()[]#-–—/|"
+# Markdown emphasis and code marks, list bullets and arrows included ("**CS 61A**", "A > B").
+_TRIM = " \t\r\n\"'“”‘’.,;:!?()[]#-–—/|*_`<>=~•→»«"
 # A name never starts or ends with a bare conjunction ("Probability and" is the tail of a list),
 # nor with a lowercase preposition or article ("Optics with", "in Latin America").
 _EDGE_WORD = re.compile(
@@ -17,9 +18,9 @@ _EDGE_WORD = re.compile(
 )
 
 
-# Columns of a table, schedule or transcript row: a name is single-spaced and never spans a tab,
-# a run of spaces or a pipe.
-_COLUMN_GAP = re.compile(r"\t|\s{2,}|\s\|\s")
+# Columns of a table, schedule or transcript row, and lines: a name is single-spaced and never
+# spans a tab, a run of spaces, a pipe or a line break (list items and headings are lines).
+_COLUMN_GAP = re.compile(r"\s*\n\s*|\t|\s{2,}|\s\|\s")
 
 
 def to_spans(text: str, entities: Iterable[Mapping]) -> list[CourseSpan]:

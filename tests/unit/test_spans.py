@@ -75,3 +75,17 @@ def test_hyphens_and_slashes_at_the_edges_are_trimmed():
         "WLD-221L",
         "ECE 3310",
     ]
+
+
+def test_a_group_across_lines_is_split_at_each_line_break():
+    text = "Religion: Theory and Practice, Modern Ecology\nFoundations of Diplomacy\n  Web Design"
+    start = text.index("Modern")
+    spans = to_spans(text, [entity(start, len(text))])
+    assert [s.text for s in spans] == ["Modern Ecology", "Foundations of Diplomacy", "Web Design"]
+    assert all(text[s.start : s.end] == s.text for s in spans)
+
+
+def test_markdown_marks_bullets_and_arrows_at_the_edges_are_trimmed():
+    text = "**CS 61A** > `Data Structures` → • Programming in C++"
+    spans = to_spans(text, [entity(0, 11), entity(11, 29), entity(30, len(text))])
+    assert [s.text for s in spans] == ["CS 61A", "Data Structures", "Programming in C++"]  # the "+" of C++ stays
