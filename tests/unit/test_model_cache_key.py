@@ -63,6 +63,8 @@ def test_the_key_does_not_depend_on_where_the_clone_is(tree):
         "predictors/extractor/routes.py",
         "predictors/extractor/inference.py",  # scores and picks the threshold, trains nothing
         "predictors/extractor/spans.py",
+        "predictors/extractor/onnx_tagger.py",
+        "training/extractor/export_onnx.py",  # the export has a key of its own: re-exports, no retraining
         "predictors/common/model_dir.py",
         "predictors/common/device.py",
         "predictors/ui.py",
@@ -153,5 +155,13 @@ exec {sys.executable} "$@"
     run(tree, "chatbot", **env, FORCE="1")
     assert trained() == ["training.chatbot.train_tiny"] * 2
 
-    run(tree, **env)  # both by default: the extractor is new, the chatbot cached
-    assert trained() == ["training.chatbot.train_tiny"] * 2 + ["training.extractor.train"]
+    run(tree, **env)  # both by default: the extractor is new (trained, then exported), the chatbot cached
+    exported = ["training.extractor.train", "training.extractor.export_onnx"]
+    assert trained() == ["training.chatbot.train_tiny"] * 2 + exported
+
+    run(tree, "extractor", **env)  # trained and exported: nothing to do
+    assert trained() == ["training.chatbot.train_tiny"] * 2 + exported
+
+    edit(tree / "training" / "extractor" / "export_onnx.py")  # a new export of the cached weights
+    assert "cached model" in run(tree, "extractor", **env).stdout
+    assert trained() == ["training.chatbot.train_tiny"] * 2 + exported + ["training.extractor.export_onnx"]

@@ -1,0 +1,196 @@
+"""The extractor on ONNX Runtime, with no torch: tokenizers, numpy and onnxruntime only.
+
+It returns what the torch path (inference.py: transformers' token-classification pipeline with
+"first" aggregation, a stride of 64 tokens, the capitalization ids, the "O" offset, the one-word
+bridge and the score threshold) returns, step for step, so a model answers the same with either
+runtime; tests/training/test_onnx_runtime.py compares their spans. The pipeline itself cannot
+run here: it needs torch tensors. The graph is the int8 export of training/extractor/export_onnx.py.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from predictors.extractor import casing
+from predictors.extractor.decoding import OFFSET_KEY, STRIDE, THRESHOLD_KEY, bridge
+from predictors.extractor.schema import CourseSpan
+from predictors.extractor.spans import to_spans
+
+ONNX_FILE = "model.int8.onnx"
+
+
+def has_export(model_dir: str | Path) -> bool:
+    return (Path(model_dir) / ONNX_FILE).is_file()
+
+
+def providers_for(device: str) -> list[str]:
+    """ONNX Runtime's execution providers for a --device choice: CUDA when asked (or, for
+    auto, when the installed onnxruntime has it), the CPU always as the fallback."""
+    import onnxruntime as ort
+
+    available = ort.get_available_providers()
+    if device.startswith("cuda"):
+        if "CUDAExecutionProvider" not in available:
+            raise RuntimeError("--device cuda: this onnxruntime has no CUDAExecutionProvider (install onnxruntime-gpu)")
+        return ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    if device == "auto" and "CUDAExecutionProvider" in available:
+        return ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    return ["CPUExecutionProvider"]
+
+
+@dataclass
+class _Word:
+    label: str
+    score: float
+    start: int
+    end: int
+
+
+class OnnxTagger:
+    """Course spans of texts from an exported extractor dir (config.json, tokenizer.json, the graph)."""
+
+    def __init__(self, model_dir: str | Path, model_file: str | Path | None = None, device: str = "cpu") -> None:
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        model_dir = Path(model_dir)
+        config = json.loads((model_dir / "config.json").read_text())
+        self.id2label = {int(i): label for i, label in config["id2label"].items()}
+        self.outside = {label: i for i, label in self.id2label.items()}["O"]
+        self.offset = float(config.get(OFFSET_KEY) or 0.0)
+        self.threshold = float(config.get(THRESHOLD_KEY) or 0.0)
+        self.case_feature = bool(config.get(casing.CONFIG_KEY)) and config.get("type_vocab_size", 0) >= 2
+
+        self.tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+        settings = json.loads((model_dir / "tokenizer_config.json").read_text())
+        max_length = min(int(settings.get("model_max_length", 512)), int(config.get("max_position_embeddings", 512)))
+        # What the pipeline asks of a fast tokenizer: truncation at the model's length with the
+        # rest in overflowing windows that overlap by STRIDE tokens; no padding (done per batch).
+        self.tokenizer.enable_truncation(max_length, stride=STRIDE)
+        self.tokenizer.no_padding()
+        self.unk_id = self.tokenizer.token_to_id(settings.get("unk_token", "[UNK]"))
+        # A word-aware tokenizer (WordPiece's "##") tells a sub-token by its length; others by spacing.
+        self.word_aware = bool(getattr(self.tokenizer.model, "continuing_subword_prefix", None))
+
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        path = Path(model_file) if model_file else model_dir / ONNX_FILE
+        if not path.is_absolute() and not path.exists():
+            path = model_dir / path
+        self.session = ort.InferenceSession(str(path), options, providers=providers_for(device))
+        self.input_names = {i.name for i in self.session.get_inputs()}
+
+    def forward(self, feeds: dict[str, np.ndarray]) -> np.ndarray:
+        """Logits (batch, sequence, labels) of int64 input arrays."""
+        feeds = {name: array for name, array in feeds.items() if name in self.input_names}
+        return self.session.run(["logits"], feeds)[0]
+
+    def __call__(self, texts: Sequence[str], threshold: float | None = None) -> list[list[CourseSpan]]:
+        """Course spans of each text, all texts' windows in one forward batch."""
+        if threshold is None:
+            threshold = self.threshold
+        if not texts:
+            return []
+        windows = []  # (text index, encoding)
+        for index, encoding in enumerate(self.tokenizer.encode_batch(list(texts))):
+            windows += [(index, window) for window in [encoding, *encoding.overflowing]]
+        width = max(len(w.ids) for _, w in windows)
+        shape = (len(windows), width)
+        ids, mask, types = np.zeros(shape, np.int64), np.zeros(shape, np.int64), np.zeros(shape, np.int64)
+        for row, (index, window) in enumerate(windows):
+            n = len(window.ids)
+            ids[row, :n] = window.ids
+            mask[row, :n] = window.attention_mask
+            case = self.case_feature
+            types[row, :n] = casing.case_type_ids(texts[index], window.offsets) if case else window.type_ids
+        logits = self.forward({"input_ids": ids, "attention_mask": mask, "token_type_ids": types}).astype(np.float32)
+        logits[..., self.outside] -= self.offset
+        exp = np.exp(logits - logits.max(-1, keepdims=True))
+        probabilities = exp / exp.sum(-1, keepdims=True)
+
+        entities: list[list[dict]] = [[] for _ in texts]
+        counts = [0] * len(texts)
+        for row, (index, window) in enumerate(windows):
+            words = self._words(texts[index], window, probabilities[row])
+            entities[index] += [g for g in _group(_bridge(words)) if g["entity_group"] != "O"]
+            counts[index] += 1
+        return [
+            [s for s in to_spans(text, _resolve_overlaps(found) if count > 1 else found) if s.score >= threshold]
+            for text, found, count in zip(texts, entities, counts, strict=True)
+        ]
+
+    def _words(self, text: str, window, probabilities: np.ndarray) -> list[_Word]:
+        """Each word's label and score from its first sub-token ("first" aggregation)."""
+        words: list[_Word] = []
+        for i, (token_id, token, special, (start, end)) in enumerate(
+            zip(window.ids, window.tokens, window.special_tokens_mask, window.offsets, strict=True)
+        ):
+            if special:
+                continue
+            if token_id == self.unk_id:
+                subword = False
+            elif self.word_aware:
+                subword = len(token) != end - start
+            else:
+                subword = start > 0 and " " not in text[start - 1 : start + 1]
+            if words and subword:
+                words[-1].end = end
+                continue
+            best = int(probabilities[i].argmax())
+            words.append(_Word(self.id2label[best], float(probabilities[i][best]), start, end))
+        return words
+
+
+def _bridge(words: list[_Word]) -> list[_Word]:
+    for word, label in zip(words, bridge([w.label for w in words]), strict=True):
+        word.label = label
+    return words
+
+
+def _tag(label: str) -> tuple[str, str]:
+    if label.startswith(("B-", "I-")):
+        return label[0], label[2:]
+    return "I", label  # "O" continues a run of O
+
+
+def _group(words: list[_Word]) -> list[dict]:
+    """Runs of words of one type, a B- starting a new one; a run's score is its words' mean."""
+    groups: list[list[_Word]] = []
+    for word in words:
+        bi, tag = _tag(word.label)
+        if groups and bi != "B" and _tag(groups[-1][-1].label)[1] == tag:
+            groups[-1].append(word)
+        else:
+            groups.append([word])
+    return [
+        {
+            "entity_group": _tag(run[0].label)[1],
+            "score": float(np.mean([w.score for w in run])),
+            "start": run[0].start,
+            "end": run[-1].end,
+        }
+        for run in groups
+    ]
+
+
+def _resolve_overlaps(entities: list[dict]) -> list[dict]:
+    """Of spans found twice in overlapping windows keep the longer (the higher score on a tie)."""
+    if not entities:
+        return entities
+    ordered = sorted(entities, key=lambda e: e["start"])
+    kept, previous = [], ordered[0]
+    for entity in ordered:
+        if previous["start"] <= entity["start"] < previous["end"]:
+            longer = entity["end"] - entity["start"] - (previous["end"] - previous["start"])
+            if longer > 0 or (longer == 0 and entity["score"] > previous["score"]):
+                previous = entity
+        else:
+            kept.append(previous)
+            previous = entity
+    kept.append(previous)
+    return kept
