@@ -26,8 +26,9 @@ from serverproc import STOP_GRACE_S, ServerFailed, free_port, log_tail, running,
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
-MODES = ("unbatched", "batched", "ray", "tutorial", "stream")
+MODES = ("unbatched", "batched", "onnx", "ray", "tutorial", "stream")
 STREAMING_MODELS = ("chatbot",)  # "stream": the batched server's streamed OpenAI route
+ONNX_MODELS = ("extractor",)  # "onnx": the batched server on ONNX Runtime (int8 export); batched is torch
 READY_TIMEOUT_S = {"ray": 300.0}
 DEFAULT_READY_TIMEOUT_S = 180.0
 PAIRED_MODELS = ("extractor",)  # the lone-latency target is the extractor's
@@ -49,9 +50,13 @@ def server_command(model: str, mode: str, model_dir: str, port: int) -> list[str
             "--port",
             str(port),
         ]
-    extra = {"unbatched": ["--no_batching"], "batched": [], "stream": [], "ray": ["--ray", "--num_cpus", RAY_CPUS]}[
-        mode
-    ]
+    extra = (
+        {"unbatched": ["--no_batching"], "batched": [], "stream": [], "ray": ["--ray", "--num_cpus", RAY_CPUS]}[mode]
+        if mode != "onnx"
+        else ["--runtime", "onnx"]
+    )
+    if model in ONNX_MODELS and mode in ("unbatched", "batched"):
+        extra += ["--runtime", "torch"]  # the torch rows stay torch now that onnx is the default
     return [
         sys.executable,
         "-m",
@@ -84,6 +89,8 @@ def measure_server(
     """Rows of load results for one mode; 'unavailable: <reason>' when the server fails."""
     if mode == "stream" and model not in STREAMING_MODELS:
         return unavailable(model, mode, "only the chatbot streams")
+    if mode == "onnx" and model not in ONNX_MODELS:
+        return unavailable(model, mode, "only the extractor has an ONNX export")
     port, log = free_port(), log_dir / f"{model}-{mode}.log"
     base = f"http://127.0.0.1:{port}/v1/models/{model}"
     result = {"model": model, "mode": mode, "status": "ok", "rows": []}

@@ -1,4 +1,4 @@
-"""Raw in-process forward throughput: the ceiling the servers are measured against.
+"""Raw in-process forward throughput on torch: the ceiling the servers are measured against.
 
     python bench/rawforward.py --model extractor|chatbot --model_dir DIR [--seconds N]
     python bench/rawforward.py --model extractor --model_dir DIR --paired URL [--seconds N]
@@ -62,7 +62,7 @@ def chunk(items: list, size: int, index: int) -> list:
 def extractor(model_dir: str, seconds: float) -> list[dict]:
     from predictors.extractor.model import CourseExtractor
 
-    model = CourseExtractor("extractor", model_dir, device="cpu")
+    model = CourseExtractor("extractor", model_dir, device="cpu", backend="torch")  # the torch ceiling
     model.load()
     texts = workload.sentences()
     return [time_calls(lambda i, b=b: model.extract(chunk(texts, b, i)), b, seconds) for b in EXTRACTOR_BATCHES]
@@ -93,7 +93,7 @@ def paired(model_dir: str, url: str, seconds: float) -> dict:
     """Alternate one raw forward and one request to the server at `url`, each on the same sentence."""
     from predictors.extractor.model import CourseExtractor
 
-    model = CourseExtractor("extractor", model_dir, device="cpu")
+    model = CourseExtractor("extractor", model_dir, device="cpu", backend="torch")  # the torch ceiling
     model.load()
     texts = workload.sentences()
     target = urlsplit(url)

@@ -105,6 +105,11 @@ def stream_ratios(results: dict) -> dict:
     return {"stream_ttft_vs_lone": ttft, "stream_tokens_vs_batched": tokens}
 
 
+def _startup(results: dict, model: str, mode: str) -> float | None:
+    """Seconds from start to ready of that server, as measured (None when it was not run)."""
+    return next((s.get("startup_s") for s in results["servers"] if s["model"] == model and s["mode"] == mode), None)
+
+
 def _find(entries: list[dict], **match) -> float | None:
     return next((e["ratio"] for e in entries if all(e.get(k) == v for k, v in match.items())), None)
 
@@ -135,6 +140,18 @@ def targets(results: dict) -> list[dict]:
             "  the same, paired: lone requests after idle gaps",
             _find(r.get("p50_lone_paired", []), model="extractor", mode="batched"),
             1.15,
+            "<=",
+        ),
+        (
+            "extractor onnx c=32 >= 1.5 x raw torch batch-32",
+            _find(r["vs_raw"], model="extractor", mode="onnx", concurrency=32),
+            1.5,
+            ">=",
+        ),
+        (
+            "extractor onnx start-up <= 0.5 x the torch server's (batched)",
+            _ratio(_startup(results, "extractor", "onnx"), _startup(results, "extractor", "batched")),
+            0.5,
             "<=",
         ),
         (
@@ -231,7 +248,7 @@ def text(results: dict) -> str:
             _table(["conc", "ttft p50 ms", "ttft p99 ms", "tokens/s", "tokens/s/stream", "V1 tokens/s"], streams),
         ]
     parts += [f"{s['model']} {s['mode']}: {s['status']}" for s in results["servers"] if s["status"] != "ok"]
-    parts += ["", *_ratio_lines(results["ratios"]), "", "targets (reported, not asserted):"]
+    parts += ["", *_ratio_lines(results["ratios"]), *_startup_lines(results), "", "targets (reported, not asserted):"]
     parts += [f"  {t['status']:<4}  {t['target']}  (measured {_num(t['value'], 2)})" for t in results["targets"]]
     return "\n".join(parts)
 
@@ -252,6 +269,13 @@ def _busy_warning(machine: dict) -> list[str]:
     return [
         f"WARNING: the CPU was {machine['cpu_busy_before']:.0%} busy before the run: another job shares the "
         "cores, so every number below may be low and noisy"
+    ]
+
+
+def _startup_lines(results: dict) -> list[str]:
+    started = [s for s in results["servers"] if s.get("startup_s") is not None]
+    return ["start-up, seconds from launch to ready:"] + [
+        f"  {s['model']:<9} {s['mode']:<9} {_num(s['startup_s'], 1)}" for s in started
     ]
 
 
