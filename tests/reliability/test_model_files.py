@@ -1,5 +1,6 @@
-"""What a model dir may run: only safetensors are read, planted pickles and remote code never run,
-and a corrupt dir fails fast with a one-line reason."""
+"""What a model dir may run: only safetensors (torch) or the ONNX graph are read, planted pickles
+and remote code never run, and a corrupt dir fails fast with a one-line reason. The torch runtime
+is asked for where the safetensors are the point: the default (auto) serves the ONNX export."""
 
 from __future__ import annotations
 
@@ -32,8 +33,8 @@ def model_copy(extractor_dir: Path, tmp_path: Path) -> Path:
 
 
 def serve_once(model_dir: Path) -> tuple[int | None, str]:
-    """Start the extractor on `model_dir`: (status of one request or None, stderr if it exited)."""
-    predictor = start_predictor("predictors.extractor", "extractor", model_dir)
+    """Start the extractor on torch on `model_dir`: (status of one request or None, stderr if it exited)."""
+    predictor = start_predictor("predictors.extractor", "extractor", model_dir, "--runtime", "torch")
     try:
         predictor.wait_ready(timeout=120)
         response = httpx.post(
@@ -74,11 +75,20 @@ def test_remote_code_named_by_the_config_never_runs(model_copy: Path, tmp_path: 
 
 def test_corrupt_safetensors_exit_nonzero_with_a_one_line_reason(model_copy: Path):
     (model_copy / "model.safetensors").write_bytes(b"\x00" * 64)
-    result = run_extractor_to_exit(model_copy, timeout=120)
+    result = run_extractor_to_exit(model_copy, "--runtime", "torch", timeout=120)
     assert result.returncode != 0
     failure = [line for line in result.stderr.splitlines() if "model load failed" in line]
     assert len(failure) == 1, result.stderr[-1500:]
     assert "deserializing header" in failure[0]  # safetensors' own words for a broken file
+
+
+def test_a_corrupt_onnx_export_exits_nonzero_with_a_one_line_reason(model_copy: Path):
+    (model_copy / "model.int8.onnx").write_bytes(b"\x00" * 64)
+    result = run_extractor_to_exit(model_copy, timeout=120)  # auto: the export is there, so onnx
+    assert result.returncode != 0
+    failure = [line for line in result.stderr.splitlines() if "model load failed" in line]
+    assert len(failure) == 1, result.stderr[-1500:]
+    assert "model.int8.onnx" in failure[0]
 
 
 def test_the_code_never_asks_for_remote_code():
