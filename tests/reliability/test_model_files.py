@@ -1,6 +1,6 @@
 """What a model dir may run: only safetensors (torch) or the ONNX graph are read, planted pickles
 and remote code never run, and a corrupt dir fails fast with a one-line reason. The torch runtime
-is asked for where the safetensors are the point: the default (auto) serves the ONNX export."""
+is asked for by name where the safetensors are the point."""
 
 from __future__ import annotations
 
@@ -84,7 +84,7 @@ def test_corrupt_safetensors_exit_nonzero_with_a_one_line_reason(model_copy: Pat
 
 def test_a_corrupt_onnx_export_exits_nonzero_with_a_one_line_reason(model_copy: Path):
     (model_copy / "model.int8.onnx").write_bytes(b"\x00" * 64)
-    result = run_extractor_to_exit(model_copy, timeout=120)  # auto: the export is there, so onnx
+    result = run_extractor_to_exit(model_copy, "--runtime", "onnx", timeout=120)
     assert result.returncode != 0
     failure = [line for line in result.stderr.splitlines() if "model load failed" in line]
     assert len(failure) == 1, result.stderr[-1500:]
