@@ -76,19 +76,20 @@ def test_remote_code_named_by_the_config_never_runs(model_copy: Path, tmp_path: 
 def test_corrupt_safetensors_exit_nonzero_with_a_one_line_reason(model_copy: Path):
     (model_copy / "model.safetensors").write_bytes(b"\x00" * 64)
     result = run_extractor_to_exit(model_copy, "--runtime", "torch", timeout=120)
+    assert_one_line_failure(result, "deserializing header")  # safetensors' own words for a broken file
+
+
+def assert_one_line_failure(result, reason: str) -> None:
     assert result.returncode != 0
     failure = [line for line in result.stderr.splitlines() if "model load failed" in line]
     assert len(failure) == 1, result.stderr[-1500:]
-    assert "deserializing header" in failure[0]  # safetensors' own words for a broken file
+    assert reason in failure[0]
 
 
 def test_a_corrupt_onnx_export_exits_nonzero_with_a_one_line_reason(model_copy: Path):
     (model_copy / "model.int8.onnx").write_bytes(b"\x00" * 64)
     result = run_extractor_to_exit(model_copy, "--runtime", "onnx", timeout=120)
-    assert result.returncode != 0
-    failure = [line for line in result.stderr.splitlines() if "model load failed" in line]
-    assert len(failure) == 1, result.stderr[-1500:]
-    assert "model.int8.onnx" in failure[0]
+    assert_one_line_failure(result, "model.int8.onnx")
 
 
 def test_the_code_never_asks_for_remote_code():
