@@ -50,13 +50,15 @@ def server_command(model: str, mode: str, model_dir: str, port: int) -> list[str
             "--port",
             str(port),
         ]
-    extra = (
-        {"unbatched": ["--no_batching"], "batched": [], "stream": [], "ray": ["--ray", "--num_cpus", RAY_CPUS]}[mode]
-        if mode != "onnx"
-        else ["--runtime", "onnx"]
-    )
+    extra = {
+        "unbatched": ["--no_batching"],
+        "batched": [],
+        "onnx": ["--runtime", "onnx"],
+        "stream": [],
+        "ray": ["--ray", "--num_cpus", RAY_CPUS],
+    }[mode]
     if model in ONNX_MODELS and mode in ("unbatched", "batched"):
-        extra += ["--runtime", "torch"]  # the torch rows stay torch now that onnx is the default
+        extra = [*extra, "--runtime", "torch"]  # named, not auto: these rows measure torch
     return [
         sys.executable,
         "-m",

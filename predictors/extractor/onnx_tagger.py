@@ -13,6 +13,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 
@@ -64,7 +65,7 @@ class OnnxTagger:
         self.outside = {label: i for i, label in self.id2label.items()}["O"]
         self.offset = float(config.get(OFFSET_KEY) or 0.0)
         self.threshold = float(config.get(THRESHOLD_KEY) or 0.0)
-        self.case_feature = bool(config.get(casing.CONFIG_KEY)) and config.get("type_vocab_size", 0) >= 2
+        self.case_feature = casing.enabled(SimpleNamespace(**config))  # config.json read as the torch side reads it
 
         self.tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
         settings = json.loads((model_dir / "tokenizer_config.json").read_text())
@@ -80,8 +81,6 @@ class OnnxTagger:
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         path = Path(model_file) if model_file else model_dir / ONNX_FILE
-        if not path.is_absolute() and not path.exists():
-            path = model_dir / path
         self.session = ort.InferenceSession(str(path), options, providers=providers_for(device))
         self.input_names = {i.name for i in self.session.get_inputs()}
 
@@ -96,9 +95,8 @@ class OnnxTagger:
             threshold = self.threshold
         if not texts:
             return []
-        windows = []  # (text index, encoding)
-        for index, encoding in enumerate(self.tokenizer.encode_batch(list(texts))):
-            windows += [(index, window) for window in [encoding, *encoding.overflowing]]
+        encodings = self.tokenizer.encode_batch(list(texts))
+        windows = [(index, window) for index, e in enumerate(encodings) for window in [e, *e.overflowing]]
         width = max(len(w.ids) for _, w in windows)
         shape = (len(windows), width)
         ids, mask, types = np.zeros(shape, np.int64), np.zeros(shape, np.int64), np.zeros(shape, np.int64)
@@ -106,22 +104,21 @@ class OnnxTagger:
             n = len(window.ids)
             ids[row, :n] = window.ids
             mask[row, :n] = window.attention_mask
-            case = self.case_feature
-            types[row, :n] = casing.case_type_ids(texts[index], window.offsets) if case else window.type_ids
+            types[row, :n] = (
+                casing.case_type_ids(texts[index], window.offsets) if self.case_feature else window.type_ids
+            )
         logits = self.forward({"input_ids": ids, "attention_mask": mask, "token_type_ids": types}).astype(np.float32)
         logits[..., self.outside] -= self.offset
         exp = np.exp(logits - logits.max(-1, keepdims=True))
         probabilities = exp / exp.sum(-1, keepdims=True)
 
         entities: list[list[dict]] = [[] for _ in texts]
-        counts = [0] * len(texts)
         for row, (index, window) in enumerate(windows):
             words = self._words(texts[index], window, probabilities[row])
             entities[index] += [g for g in _group(_bridge(words)) if g["entity_group"] != "O"]
-            counts[index] += 1
         return [
-            [s for s in to_spans(text, _resolve_overlaps(found) if count > 1 else found) if s.score >= threshold]
-            for text, found, count in zip(texts, entities, counts, strict=True)
+            [s for s in to_spans(text, _resolve_overlaps(found) if e.overflowing else found) if s.score >= threshold]
+            for text, found, e in zip(texts, entities, encodings, strict=True)
         ]
 
     def _words(self, text: str, window, probabilities: np.ndarray) -> list[_Word]:
