@@ -108,6 +108,33 @@ def start_predictor(module: str, name: str, model_dir: Path, *extra: str) -> Pre
     return Predictor(process, f"http://127.0.0.1:{port}", name)
 
 
+def long_reply_arrivals(base_url: str, min_frames: int, seeds: int = 20) -> list[float]:
+    """When each content frame of one streamed chat reply (OpenAI route under `base_url`) with at
+    least `min_frames` of them arrived. A greedy reply's length is the trained model's choice, and
+    a model trained on another CPU answers otherwise: seeded samples at a high temperature ramble,
+    and the first one long enough is taken."""
+    for seed in range(seeds):
+        body = {
+            "model": "chatbot",
+            "messages": [{"role": "user", "content": "tell me a long story about your day"}],
+            "temperature": 1.4,
+            "seed": seed,
+            "max_tokens": 150,
+            "stream": True,
+        }
+        arrivals, last = [], ""
+        with httpx.stream("POST", f"{base_url}/openai/v1/chat/completions", json=body, timeout=60) as response:
+            assert response.status_code == 200 and response.headers["content-type"].startswith("text/event-stream")
+            for line in response.iter_lines():
+                if line.startswith("data: {"):
+                    arrivals.append(time.monotonic())
+                last = line or last
+        assert last == "data: [DONE]"
+        if len(arrivals) >= min_frames:
+            return arrivals
+    pytest.fail(f"no sampled reply of {min_frames} frames or more in {seeds} seeds")
+
+
 def run_extractor_to_exit(model_dir: Path, *extra: str, timeout: float) -> subprocess.CompletedProcess:
     """`python -m predictors.extractor` on an ephemeral port, expected to stop by itself (a start-up
     that fails); its exit status and output."""

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import ROOT, install_system_deps
+from tests.conftest import ROOT, install_system_deps, long_reply_arrivals
 
 pytestmark = pytest.mark.system
 
@@ -154,39 +154,8 @@ def test_security_headers_on_every_status(nginx_stack, case):
 
 
 def test_openai_stream_passes_through_unbuffered(nginx_stack):
-    """Server-sent events through nginx: the frames of one reply arrive over time, not in one burst.
-
-    A long reply is needed, and a greedy one's length is the trained model's choice (another CPU
-    trains another model): seeded samples at a high temperature ramble, and the first one of a
-    dozen frames or more is the one measured."""
-
-    def streamed(seed: int) -> tuple[list[float], list[str]]:
-        body = {
-            "model": "chatbot",
-            "messages": [{"role": "user", "content": "tell me a long story about your day"}],
-            "temperature": 1.4,
-            "seed": seed,
-            "max_tokens": 150,
-            "stream": True,
-        }
-        arrivals, frames = [], []
-        url = f"{nginx_stack}/api/openai/v1/chat/completions"
-        with httpx.stream("POST", url, json=body, timeout=60) as response:
-            assert response.status_code == 200 and response.headers["content-type"].startswith("text/event-stream")
-            for line in response.iter_lines():
-                if line.startswith("data: {"):
-                    arrivals.append(time.monotonic())
-                if line:
-                    frames.append(line)
-        assert frames[-1] == "data: [DONE]"
-        return arrivals, frames
-
-    arrivals: list[float] = []
-    for seed in range(20):
-        arrivals, _ = streamed(seed)
-        if len(arrivals) >= 12:
-            break
-    assert len(arrivals) >= 12, "no sampled reply of 12 frames or more in 20 seeds"
+    """Server-sent events through nginx: the frames of one reply arrive over time, not in one burst."""
+    arrivals = long_reply_arrivals(f"{nginx_stack}/api", min_frames=12)
     assert arrivals[-2] - arrivals[1] > 0.01
     models = httpx.get(f"{nginx_stack}/api/openai/v1/models", timeout=30).json()
     assert [m["id"] for m in models["data"]] == ["chatbot"]

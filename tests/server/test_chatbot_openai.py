@@ -9,11 +9,21 @@ import httpx
 import openai
 import pytest
 
+from tests.conftest import long_reply_arrivals
 from training.chatbot.corpus import sentences, training_dialogues
 
 GREEDY = {"model": "chatbot", "messages": [{"role": "user", "content": "how are you?"}], "temperature": 0}
-# A message the tiny model answers at length (about 25 tokens, greedy): frames to watch arrive.
 LONG = {**GREEDY, "messages": [{"role": "user", "content": "you sound like yoda"}], "max_tokens": 150}
+# Nonsense the tiny model has no answer to: which of them fall below its reply gate depends on
+# the model a CPU trained, so the test takes the first that does.
+NONSENSE = (
+    "purple elephants calculate my taxes",
+    "quantum toaster negotiates with the moon",
+    "translate the silence of forks into jazz",
+    "does the library smell like thunder",
+    "why do carrots sing opera at midnight",
+    "zebra protocol banana firmware",
+)
 
 
 @pytest.fixture(scope="module")
@@ -45,14 +55,21 @@ def test_streamed_and_whole_replies_of_a_greedy_request_are_the_same(client):
 def test_a_streamed_reply_below_the_reply_gate_ends_with_its_replacement(client):
     """The tiny model gates its replies (generation.py): a stream shows the model's text as it
     comes, and its last chunk tells the client to show the guarded reply instead, the same as
-    the whole completion's content. OpenAI's client keeps the extra key in `model_extra`."""
-    request = {**GREEDY, "messages": [{"role": "user", "content": "purple elephants calculate my taxes"}]}
-    whole = client.chat.completions.create(**request).choices[0].message.content
-    chunks = list(client.chat.completions.create(**request, stream=True))
-    streamed = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
-    extras = [c.model_extra.get("simplechat") for c in chunks if c.model_extra.get("simplechat")]
-    assert extras == [{"replace_content": whole}] and streamed != whole
-    assert chunks[-1].choices[0].finish_reason == "stop"  # on the last chunk, with the finish
+    the whole completion's content. OpenAI's client keeps the extra key in `model_extra`. A reply
+    that stands streams exactly the whole completion's text."""
+    for message in NONSENSE:
+        request = {**GREEDY, "messages": [{"role": "user", "content": message}]}
+        whole = client.chat.completions.create(**request).choices[0].message.content
+        chunks = list(client.chat.completions.create(**request, stream=True))
+        streamed = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+        extras = [c.model_extra.get("simplechat") for c in chunks if c.model_extra.get("simplechat")]
+        if not extras:
+            assert streamed == whole, message
+            continue
+        assert extras == [{"replace_content": whole}] and streamed != whole
+        assert chunks[-1].choices[0].finish_reason == "stop"  # on the last chunk, with the finish
+        return
+    pytest.fail("none of the nonsense messages fell below the reply gate")
 
 
 def test_history_system_messages_and_stop_strings(client):
@@ -105,15 +122,7 @@ def test_unknown_model_is_a_404_and_a_huge_body_a_413(client, chatbot):
 
 def test_chunks_arrive_as_they_are_generated(chatbot):
     """Frames of one reply reach the client over time, not in one burst at the end."""
-    arrivals = []
-    with httpx.stream(
-        "POST", f"{chatbot.url}/openai/v1/chat/completions", json={**LONG, "stream": True}, timeout=60
-    ) as response:
-        assert response.headers["content-type"].startswith("text/event-stream")
-        for line in response.iter_lines():
-            if line.startswith("data: {"):
-                arrivals.append(time.monotonic())
-    assert len(arrivals) > 15
+    arrivals = long_reply_arrivals(chatbot.url, min_frames=16)
     assert arrivals[-2] - arrivals[1] > 0.01  # first to last content frame: spread over the decoding
 
 
