@@ -53,6 +53,7 @@ def test_a_cancelled_sequence_leaves_the_batch_within_one_step_while_the_others_
     emitted = [0, 0, 0]
     cancel_at = 3
     running_when_cancelled: list[int] = []
+    tokens_when_flagged: list[int] = []  # row 0's tokens when the engine first saw its flag
 
     def sink(i: int) -> StreamSink:
         def emit(_: str) -> None:
@@ -60,13 +61,23 @@ def test_a_cancelled_sequence_leaves_the_batch_within_one_step_while_the_others_
             if i == 1 and emitted[1] == cancel_at + 3:
                 running_when_cancelled.append(engine.running)  # two steps after the cancel
 
-        return StreamSink(emit=emit, cancelled=(lambda: emitted[0] >= cancel_at) if i == 0 else (lambda: False))
+        def cancelled() -> bool:  # asked on the inference thread, before each step
+            if i != 0 or emitted[0] < cancel_at:
+                return False
+            if not tokens_when_flagged:
+                row = next(r for r in engine.rows if r.job.sink is sinks[0])
+                tokens_when_flagged.append(len(row.tokens))
+            return True
 
-    results = stream(engine, prompts, SAMPLED, [sink(i) for i in range(3)], seed=5)
+        return StreamSink(emit=emit, cancelled=cancelled)
+
+    sinks = [sink(i) for i in range(3)]
+    results = stream(engine, prompts, SAMPLED, sinks, seed=5)
     assert results[0].finish_reason == "cancelled"
-    # Pieces reach the caller's loop after their step; the flag set there is seen before the next
-    # step: at most the one step in flight when it was set adds a token.
-    assert results[0].completion_tokens <= cancel_at + 1
+    # Pieces reach the caller's loop after their step (and a token that ends inside a character
+    # sends no piece); the flag is seen before the next step: at most the one step in flight when
+    # it was seen adds a token.
+    assert results[0].completion_tokens <= tokens_when_flagged[0] + 1
     assert max(r.completion_tokens for r in results[1:]) > 20  # the others went on decoding
     assert running_when_cancelled == [2]  # the cancelled row is out of the batch: it costs nothing more
 
