@@ -1,6 +1,7 @@
-# simplechat images, one file, three targets:
+# simplechat images, one file, four targets (and ray's, below):
 #   docker build --target chatbot   -t simplechat-chatbot .
 #   docker build --target extractor -t simplechat-extractor .
+#   docker build --target extractor-onnx -t simplechat-extractor-onnx .   (ONNX Runtime, no torch)
 #   docker build --target ui        -t simplechat-ui .
 # Predictors read their model from /mnt/models (where KServe puts a storageUri). To bake one in:
 #   --build-arg EXTRACTOR_MODEL=train   fine-tune at build time (EXTRACTOR_BASE_MODEL picks the base)
@@ -47,7 +48,7 @@ COPY training /src/training
 # `python -m training...` from /src: training/ is not installed, it is found beside predictors/.
 WORKDIR /src
 
-FROM builder AS chatbot-model-none
+FROM ${PYTHON_BASE} AS chatbot-model-none
 RUN mkdir -p /mnt/models
 
 # Weights are written 0600; the predictor runs as another user. The held-out dialogues
@@ -55,11 +56,11 @@ RUN mkdir -p /mnt/models
 FROM trainer AS chatbot-model-train
 RUN python -m training.chatbot.train_tiny --output-dir /mnt/models && chmod -R a+rX /mnt/models
 
-FROM builder AS chatbot-model-copy
+FROM ${PYTHON_BASE} AS chatbot-model-copy
 COPY --from=chatbot-model-dir . /mnt/models
 RUN chmod -R a+rX /mnt/models
 
-FROM builder AS extractor-model-none
+FROM ${PYTHON_BASE} AS extractor-model-none
 RUN mkdir -p /mnt/models
 
 FROM trainer AS extractor-model-train
@@ -74,7 +75,7 @@ RUN python -m training.extractor.train --output-dir /mnt/models \
     && python -m training.extractor.export_onnx --model-dir /mnt/models \
     && chmod -R a+rX /mnt/models
 
-FROM builder AS extractor-model-copy
+FROM ${PYTHON_BASE} AS extractor-model-copy
 COPY --from=extractor-model-dir . /mnt/models
 RUN chmod -R a+rX /mnt/models
 
@@ -82,13 +83,15 @@ FROM chatbot-model-${CHATBOT_MODEL} AS chatbot-model
 FROM extractor-model-${EXTRACTOR_MODEL} AS extractor-model
 
 # ---------------------------------------------------------------- predictor runtime
-FROM ${PYTHON_BASE} AS predictor
+FROM ${PYTHON_BASE} AS serving-base
 # HOME and the HF cache in /tmp: the container runs with a read-only root filesystem.
 ENV PATH=/opt/venv/bin:$PATH PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 \
     HOME=/tmp HF_HOME=/tmp/huggingface TOKENIZERS_PARALLELISM=false HF_HUB_DISABLE_TELEMETRY=1
-COPY --from=builder /opt/venv /opt/venv
 USER 1000:1000
 EXPOSE 8080
+
+FROM serving-base AS predictor
+COPY --from=builder /opt/venv /opt/venv
 
 FROM predictor AS chatbot
 COPY --from=chatbot-model /mnt/models /mnt/models
@@ -97,6 +100,39 @@ ENTRYPOINT ["python", "-m", "predictors.chatbot"]
 FROM predictor AS extractor
 COPY --from=extractor-model /mnt/models /mnt/models
 ENTRYPOINT ["python", "-m", "predictors.extractor"]
+
+# ---------------------------------------------------------------- extractor-onnx: no torch
+# The extractor on ONNX Runtime (--runtime onnx, the int8 export `make models` writes): the
+# serving dependencies without torch, transformers and safetensors, which only the torch
+# runtime imports (predictors/extractor/onnx_tagger.py). The build fails if torch got in anyway.
+FROM ${PYTHON_BASE} AS onnx-builder
+ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 PATH=/opt/venv/bin:$PATH
+RUN python3 -m venv /opt/venv
+COPY pyproject.toml constraints.txt /src/
+RUN python3 -c "import re, tomllib; deps = tomllib.load(open('/src/pyproject.toml', 'rb'))['project']['dependencies']; \
+print('\n'.join(d for d in deps if re.match(r'[A-Za-z0-9_.-]+', d)[0] not in {'torch', 'transformers', 'safetensors'}))" \
+        > /src/requirements.txt \
+    && pip install --no-compile -c /src/constraints.txt -r /src/requirements.txt
+COPY predictors /src/predictors
+# Bytecode only for what the server imports (a read-only container cannot write it at start; the
+# rest is never imported). Out: pip, setuptools, test suites, and three dependencies this path
+# never imports (Pillow, for kserve's image inputs; huggingface_hub and hf-xet, for tokenizers'
+# hub downloads; tests/images serves V1, V2 and the seed route without them): half the venv.
+RUN pip install --no-compile --no-deps /src && rm -rf /src/build \
+    && if python3 -c "import torch" 2>/dev/null; then echo "torch is in the ONNX image" >&2; exit 1; fi \
+    && pip uninstall --yes --quiet pillow huggingface-hub hf-xet \
+    && python3 -c "import predictors.extractor.__main__, predictors.common.kserve_server, predictors.extractor.onnx_tagger, onnxruntime, tokenizers" \
+    && pip uninstall --yes --quiet pip setuptools \
+    && find /opt/venv/lib -depth -type d -path '*/site-packages/*/tests' -exec rm -rf {} +
+
+# The model dir without the torch weights: the graph, config.json and the tokenizer are read.
+FROM extractor-model AS extractor-onnx-model
+RUN rm -f /mnt/models/*.safetensors
+
+FROM serving-base AS extractor-onnx
+COPY --from=onnx-builder /opt/venv /opt/venv
+COPY --from=extractor-onnx-model /mnt/models /mnt/models
+ENTRYPOINT ["python", "-m", "predictors.extractor", "--runtime", "onnx"]
 
 # ---------------------------------------------------------------- ray: KubeRay's image (manifests/ray/)
 FROM builder AS ray-builder

@@ -60,7 +60,7 @@ images: ## Build the chatbot, extractor and ui images with docker or podman (scr
 	scripts/build-images.sh
 
 .PHONY: images-test
-images-test: install models ## Build the three images here (podman, local bases), run each container and check it
+images-test: install models ## Build the images here (podman, local bases), run each container, print sizes and times to ready
 	$(PY) -m pytest tests/images $(PYTEST_ARGS)
 
 .PHONY: manifests

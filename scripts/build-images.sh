@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Build the three images (chatbot, extractor, ui) from the one Dockerfile with docker or podman,
+# Build the images (chatbot, extractor, extractor-onnx, ui) from the one Dockerfile with docker or podman,
 # tag them simplechat-<name>:<version>, print their sizes; optionally push them.
 #
 #   scripts/build-images.sh                         # public bases; predictors read /mnt/models
@@ -20,7 +20,7 @@
 # and lends the build this host's network, CA bundle and wheel directory (PIP_FIND_LINKS) —
 # opt-in, never part of the public build.
 # Environment: ENGINE (docker|podman; default: whichever is present), VERSION (pyproject's),
-# TARGETS ("chatbot extractor ui"; with --cuda "chatbot extractor"), TORCH_CUDA_INDEX_URL.
+# TARGETS ("chatbot extractor extractor-onnx ui"; with --cuda "chatbot extractor"), TORCH_CUDA_INDEX_URL.
 set -euo pipefail
 [[ "${DEBUG:-0}" == 1 ]] && set -x
 
@@ -69,12 +69,13 @@ args=(--build-arg "CHATBOT_MODEL=$models" --build-arg "EXTRACTOR_MODEL=$models")
 if [[ $cuda == 1 ]]; then
   TARGETS=${TARGETS:-chatbot extractor}
   [[ " $TARGETS " != *" ui "* ]] || die "--cuda: the ui image has no torch — build it without --cuda"
+  [[ " $TARGETS " != *" extractor-onnx "* ]] || die "--cuda: the extractor-onnx image has no torch (ONNX Runtime on CPU) — build it without --cuda"
   [[ $local_build == 0 ]] || die "--cuda needs the CUDA torch index; --local builds from this machine's CPU wheel"
   TORCH_CUDA_INDEX_URL=${TORCH_CUDA_INDEX_URL:-https://download.pytorch.org/whl/cu130}
   args+=(--build-arg "TORCH_INDEX_URL=$TORCH_CUDA_INDEX_URL")
   TAG=$VERSION-cuda
 fi
-TARGETS=${TARGETS:-chatbot extractor ui}
+TARGETS=${TARGETS:-chatbot extractor extractor-onnx ui}
 if [[ $models == copy ]]; then
   for name in chatbot extractor; do
     [[ -f "$ROOT/models/$name/config.json" ]] || die "models/$name is missing — run make models (or use --models train)"

@@ -29,6 +29,13 @@ build_base() {  # image packages...
   include=$(IFS=,; echo "$*")
   debootstrap --variant=minbase --include="$include" "$SUITE" "$root" >/dev/null
   rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/*
+  # As Debian's slim images: no documentation (its copyright files stay), manual pages or
+  # translations, and dpkg leaves them out of later installs too.
+  find "$root"/usr/share/doc -type f ! -name copyright -delete
+  rm -rf "$root"/usr/share/man/* "$root"/usr/share/locale/* "$root"/usr/share/info/*
+  printf '%s\n' 'path-exclude /usr/share/doc/*' 'path-include /usr/share/doc/*/copyright' \
+    'path-exclude /usr/share/man/*' 'path-exclude /usr/share/locale/*' 'path-exclude /usr/share/info/*' \
+    > "$root"/etc/dpkg/dpkg.cfg.d/slim
   # The package's default site would listen on 80 as root: the image brings its own config.
   rm -f "$root"/etc/nginx/sites-enabled/default
   tar -C "$root" -c . | "${PODMAN[@]}" import --change 'CMD ["/bin/bash"]' - "$image" >/dev/null

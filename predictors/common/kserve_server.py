@@ -63,7 +63,7 @@ from kserve.protocol.rest.v2_endpoints import register_v2_endpoints
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from predictors.common import admission, metrics
-from predictors.common.model_dir import ModelDirError, check_model_dir
+from predictors.common.model_dir import SAFETENSORS, ModelDirError, check_model_dir
 
 LOADER = "load-models"  # the loading thread's name
 # The SDK's V2 routes declare ORJSONResponse, which FastAPI now deprecates: a warning on the first
@@ -360,8 +360,8 @@ def run_predictor(
     check_sdk_flags(parser, args)
     try:
         models, routers, *extensions = build(args)  # constructing a model reads nothing: load() does
-        for model in models:
-            check_model_dir(model.model_dir)
+        for model in models:  # the weights its runtime reads: safetensors, or the extractor's ONNX graph
+            check_model_dir(model.model_dir, getattr(model, "weights", SAFETENSORS))
     except ModelDirError as exc:
         print(f"error: {exc}{hint}", file=sys.stderr)
         return 2

@@ -11,7 +11,10 @@ class ModelDirError(RuntimeError):
     """The model directory is missing, incomplete or unsafe; the message is one line."""
 
 
-def check_model_dir(path: str | Path, weights: str = "*.safetensors") -> Path:
+SAFETENSORS = "*.safetensors"
+
+
+def check_model_dir(path: str | Path, weights: str = SAFETENSORS) -> Path:
     """A usable dir has a readable config.json and weights matching `weights`: safetensors, or
     for the extractor on ONNX Runtime its graph (onnx_tagger.ONNX_FILE).
 
@@ -30,7 +33,7 @@ def check_model_dir(path: str | Path, weights: str = "*.safetensors") -> Path:
     if not any(directory.glob(weights)):
         pickles = sorted(p.name for p in directory.glob("*.bin")) + sorted(p.name for p in directory.glob("*.pt*"))
         reason = f"only pickle weights ({', '.join(pickles)})" if pickles else "no weights"
-        wanted = "safetensors are" if weights == "*.safetensors" else f"{weights} is"
+        wanted = "safetensors are" if weights == SAFETENSORS else f"{weights} is"
         raise ModelDirError(f"model dir {directory} has {reason}; {wanted} required")
     unreadable = sorted(p.name for p in directory.iterdir() if p.is_file() and not os.access(p, os.R_OK))
     if unreadable:  # e.g. a 0600 file copied into an image that runs as another user

@@ -17,7 +17,7 @@ from typing import Any
 from kserve import Model
 from kserve.protocol.infer_type import InferOutput, InferRequest, InferResponse
 
-from predictors.common.model_dir import ModelDirError, check_model_dir
+from predictors.common.model_dir import SAFETENSORS, ModelDirError, check_model_dir
 from predictors.common.payload import parse_instances, v2_strings, validate
 from predictors.common.runtime import BATCHED, Runtime, RuntimeOptions
 from predictors.extractor.onnx_tagger import ONNX_FILE, has_export
@@ -68,14 +68,21 @@ class CourseExtractor(Model):
         self.runtime = Runtime(name, self.extract, runtime)
         self._extract = None  # texts -> spans, on the chosen backend
 
+    @property
+    def weights(self) -> str:
+        """The weights the chosen runtime reads: the server checks the dir for them before it
+        starts, and the ONNX image holds no safetensors."""
+        return ONNX_FILE if choose_backend(self.backend, self.model_dir) == "onnx" else SAFETENSORS
+
     def load(self) -> bool:
+        directory = check_model_dir(self.model_dir, self.weights)
         self.backend = choose_backend(self.backend, self.model_dir)
         if self.backend == "onnx":  # no torch import on this path: the ONNX image has none
             from predictors.extractor.onnx_tagger import OnnxTagger
 
-            self._extract = OnnxTagger(check_model_dir(self.model_dir, ONNX_FILE), device=self.device_choice)
+            self._extract = OnnxTagger(directory, device=self.device_choice)
         else:
-            self._extract = self._torch_pipeline(check_model_dir(self.model_dir))
+            self._extract = self._torch_pipeline(directory)
         self.ready = True  # readiness (GET /v1/models/<name>) answers 200 from here on
         return self.ready
 

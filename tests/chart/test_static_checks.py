@@ -140,7 +140,8 @@ def test_build_images_cuda_builds_the_predictors_on_cuda_torch_tagged_cuda():
     for command in cuda:
         assert re.fullmatch(r"https://download\.pytorch\.org/whl/cu1\d\d", build_arg(command, "TORCH_INDEX_URL"))
     cpu = build_commands("--dry-run")
-    assert [c[c.index("-t") + 1] for c in cpu] == [f"simplechat-{t}:0.1.0" for t in ("chatbot", "extractor", "ui")]
+    targets = ("chatbot", "extractor", "extractor-onnx", "ui")
+    assert [c[c.index("-t") + 1] for c in cpu] == [f"simplechat-{t}:0.1.0" for t in targets]
     assert all(build_arg(c, "TORCH_INDEX_URL") is None for c in cpu)
     assert "ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu\n" in DOCKERFILE
     # The RayService runs the image this builds.
@@ -155,6 +156,14 @@ def test_build_images_cuda_builds_the_predictors_on_cuda_torch_tagged_cuda():
         timeout=60,
     )
     assert refused.returncode != 0 and "the ui image has no torch" in refused.stderr
+    onnx = subprocess.run(
+        [str(ROOT / "scripts" / "build-images.sh"), "--cuda", "--dry-run"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "ENGINE": "docker", "TARGETS": "extractor-onnx"},
+        timeout=60,
+    )
+    assert onnx.returncode != 0 and "the extractor-onnx image has no torch" in onnx.stderr
 
 
 def test_a_cuda_build_refuses_a_cpu_only_torch():

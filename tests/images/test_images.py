@@ -1,6 +1,7 @@
-"""The three images built and run for real (podman here, no Docker engine): both predictors'
-V1 and seed routes, the UI, and /api proxied through the ui container to the predictor containers.
-Each container runs read-only and as its image's non-root user.
+"""The images built and run for real (podman here, no Docker engine): both predictors' V1 and
+seed routes, the extractor again on ONNX Runtime from an image without torch, the UI, and /api
+proxied through the ui container to the predictor containers. Each container runs read-only and
+as its image's non-root user. Sizes and times to ready are printed in the summary.
 
 `make images-test` runs this module; `make test` does too, and it skips with the reason when
 podman cannot run containers on the machine.
@@ -23,7 +24,9 @@ from tests.conftest import ROOT, free_port, install_system_deps
 pytestmark = pytest.mark.images
 
 VERSION = "test"
-NAMES = ("chatbot", "extractor", "ui")
+NAMES = ("chatbot", "extractor", "extractor-onnx", "ui")
+PREDICTORS = {"chatbot": "chatbot", "extractor": "extractor", "extractor-onnx": "extractor"}  # image -> model
+ONNX_IMAGE_MAX_BYTES = 600_000_000
 # Host network: containers bind loopback only and reach each other there. The rlimits: this
 # sandbox refuses runc's defaults.
 RUN_FLAGS = ("--network", "host", "--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024")
@@ -104,10 +107,10 @@ def run_container(
 def containers(images) -> Iterator[dict[str, Container]]:
     running: dict[str, Container] = {}
     try:
-        for name in ("chatbot", "extractor"):
+        for name, model in PREDICTORS.items():
             port = free_port()
             running[name] = run_container(
-                images[name], f"/v1/models/{name}", None, "--host", "127.0.0.1", "--http_port", str(port), port=port
+                images[name], f"/v1/models/{model}", None, "--host", "127.0.0.1", "--http_port", str(port), port=port
             )
         port = free_port()
         running["ui"] = run_container(
@@ -121,7 +124,7 @@ def containers(images) -> Iterator[dict[str, Container]]:
             },
             port=port,
         )
-        report.extend(f"  {name:<10} ready in {c.seconds_to_ready:5.1f} s" for name, c in running.items())
+        report.extend(f"  {name:<14} ready in {c.seconds_to_ready:5.1f} s" for name, c in running.items())
         yield running
     finally:
         for container in running.values():
@@ -138,7 +141,7 @@ def test_images_run_as_non_root_with_a_read_only_root(containers):
 
 
 def test_predictor_images_have_no_compiler(images):
-    for name in ("chatbot", "extractor"):
+    for name in PREDICTORS:
         found = podman(
             "run", "--rm", *RUN_FLAGS, "--entrypoint", "sh", images[name], "-c", "command -v gcc cc g++ || true"
         ).stdout.strip()
@@ -164,6 +167,43 @@ def test_extractor_container(containers):
         ("Introduction to Artificial Intelligence", 22, 61),
         ("Linear Algebra", 66, 80),
     ]
+    seed = httpx.post(f"{url}/extract-course-name/", json={"text": "I am taking Linear Algebra"}, timeout=60)
+    assert seed.json() == {"extracted_course_names": ["Linear Algebra"]}
+
+
+def test_onnx_extractor_image_has_no_torch_and_answers_as_the_torch_one(images, containers):
+    found = podman(
+        "run",
+        "--rm",
+        *RUN_FLAGS,
+        "--entrypoint",
+        "python",
+        images["extractor-onnx"],
+        "-c",
+        "import importlib.util as u; print([m for m in ('torch', 'transformers', 'safetensors') if u.find_spec(m)])",
+    ).stdout.strip()
+    assert found == "[]", f"the ONNX image holds {found}"
+    size = int(podman("image", "inspect", "--format", "{{.Size}}", images["extractor-onnx"]).stdout)
+    assert size <= ONNX_IMAGE_MAX_BYTES, f"{size / 1e6:.0f} MB"
+    texts = [
+        "This fall I am taking Introduction to Artificial Intelligence and Linear Algebra.",
+        "Dropped CS 61A, kept Organic Chemistry II and the econ seminar.",
+        "The dining hall is closed on Sunday.",
+    ]
+
+    def spans(name: str) -> list[list[tuple]]:
+        url = f"{containers[name].url}/v1/models/extractor:predict"
+        predictions = httpx.post(url, json={"instances": texts}, timeout=60).json()["predictions"]
+        return [[(c["text"], c["start"], c["end"]) for c in p["courses"]] for p in predictions]
+
+    onnx = spans("extractor-onnx")
+    assert onnx == spans("extractor")
+    assert onnx[0] == [("Introduction to Artificial Intelligence", 22, 61), ("Linear Algebra", 66, 80)]
+    # V2 and the seed route too: the packages taken out of this image are never needed
+    url = containers["extractor-onnx"].url
+    v2 = {"id": "1", "inputs": [{"name": "text", "shape": [1], "datatype": "BYTES", "data": [texts[0]]}]}
+    answer = httpx.post(f"{url}/v2/models/extractor/infer", json=v2, timeout=60)
+    assert answer.status_code == 200 and "Linear Algebra" in answer.json()["outputs"][0]["data"][0]
     seed = httpx.post(f"{url}/extract-course-name/", json={"text": "I am taking Linear Algebra"}, timeout=60)
     assert seed.json() == {"extracted_course_names": ["Linear Algebra"]}
 

@@ -4,12 +4,26 @@ from pathlib import Path
 import pytest
 
 from predictors.common.model_dir import ModelDirError, check_model_dir
+from predictors.extractor.onnx_tagger import ONNX_FILE
 
 
 def test_safetensors_dir_is_accepted(tmp_path):
     (tmp_path / "config.json").write_text("{}")
     (tmp_path / "model.safetensors").write_bytes(b"")
     assert check_model_dir(tmp_path) == tmp_path
+
+
+def test_the_onnx_runtime_asks_for_its_graph_and_not_for_safetensors(tmp_path):
+    """The ONNX image holds no safetensors; the torch runtime still needs them."""
+    (tmp_path / "config.json").write_text("{}")
+    (tmp_path / ONNX_FILE).write_bytes(b"")
+    assert check_model_dir(tmp_path, ONNX_FILE) == tmp_path
+    with pytest.raises(ModelDirError, match="safetensors are required"):
+        check_model_dir(tmp_path)
+    (tmp_path / ONNX_FILE).unlink()
+    (tmp_path / "model.safetensors").write_bytes(b"")
+    with pytest.raises(ModelDirError, match=f"{ONNX_FILE} is required"):
+        check_model_dir(tmp_path, ONNX_FILE)
 
 
 @pytest.mark.parametrize(
