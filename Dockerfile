@@ -69,7 +69,7 @@ FROM trainer AS extractor-model-train
 ARG EXTRACTOR_BASE_MODEL=
 # The evaluation sets are training/data's (a missing one fails the build): the span score
 # threshold is chosen on the real-writing dev part.
-# Then the int8 ONNX export, which the predictor serves with --runtime onnx.
+# Then the int8 ONNX export, which the predictor serves by default (--runtime auto).
 RUN python -m training.extractor.train --output-dir /mnt/models \
         ${EXTRACTOR_BASE_MODEL:+--base-model "$EXTRACTOR_BASE_MODEL"} \
     && python -m training.extractor.export_onnx --model-dir /mnt/models \

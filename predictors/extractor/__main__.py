@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
         choices=BACKENDS,
         default="auto",
         help="onnx: ONNX Runtime on the int8 export (no torch); torch: the transformers pipeline; "
-        f"auto: torch (int8 activations are scaled per batch; onnx needs {ONNX_FILE})",
+        f"auto: onnx when the model dir has {ONNX_FILE} and ONNX Runtime runs on --device, else torch",
     )
     add_ray_arguments(parser)
     return run_predictor(parser, build, argv)

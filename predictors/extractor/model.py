@@ -26,16 +26,29 @@ from predictors.extractor.schema import DEFAULT_MAX_TEXT_CHARS, CourseSpan, Extr
 BACKENDS = ("auto", "onnx", "torch")
 
 
-def choose_backend(choice: str, model_dir: str) -> str:
-    """onnx or torch. auto is torch for now: the int8 graph quantizes activations per batch, so a
-    text's spans can change with what it is batched with; until the export has static
-    (calibrated) scales, ONNX is asked for by name."""
+def choose_backend(choice: str, model_dir: str, device: str = "auto") -> str:
+    """onnx or torch. auto is onnx where the model dir has the int8 export and ONNX Runtime can
+    run on the device asked for (a CUDA device needs onnxruntime-gpu), torch otherwise."""
     if choice == "onnx" and not has_export(model_dir):
         raise ModelDirError(
             f"--runtime onnx: model dir {model_dir} has no {ONNX_FILE} "
             "(python -m training.extractor.export_onnx --model-dir DIR writes it)"
         )
-    return "torch" if choice == "auto" else choice
+    if choice != "auto":
+        return choice
+    if not has_export(model_dir):
+        return "torch"
+    if device.startswith("cuda"):
+        return "onnx" if "CUDAExecutionProvider" in onnx_providers() else "torch"
+    return "onnx"
+
+
+def onnx_providers() -> list[str]:
+    try:
+        import onnxruntime
+    except ImportError:  # a torch-only install: no ONNX runtime to choose
+        return []
+    return onnxruntime.get_available_providers()
 
 
 @dataclass
@@ -72,11 +85,11 @@ class CourseExtractor(Model):
     def weights(self) -> str:
         """The weights the chosen runtime reads: the server checks the dir for them before it
         starts, and the ONNX image holds no safetensors."""
-        return ONNX_FILE if choose_backend(self.backend, self.model_dir) == "onnx" else SAFETENSORS
+        return ONNX_FILE if choose_backend(self.backend, self.model_dir, self.device_choice) == "onnx" else SAFETENSORS
 
     def load(self) -> bool:
         directory = check_model_dir(self.model_dir, self.weights)
-        self.backend = choose_backend(self.backend, self.model_dir)
+        self.backend = choose_backend(self.backend, self.model_dir, self.device_choice)
         if self.backend == "onnx":  # no torch import on this path: the ONNX image has none
             from predictors.extractor.onnx_tagger import OnnxTagger
 

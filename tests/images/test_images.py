@@ -109,8 +109,18 @@ def containers(images) -> Iterator[dict[str, Container]]:
     try:
         for name, model in PREDICTORS.items():
             port = free_port()
+            # The torch image would serve the ONNX export by default: it is the torch reference here.
+            runtime = ("--runtime", "torch") if name == "extractor" else ()
             running[name] = run_container(
-                images[name], f"/v1/models/{model}", None, "--host", "127.0.0.1", "--http_port", str(port), port=port
+                images[name],
+                f"/v1/models/{model}",
+                None,
+                "--host",
+                "127.0.0.1",
+                "--http_port",
+                str(port),
+                *runtime,
+                port=port,
             )
         port = free_port()
         running["ui"] = run_container(

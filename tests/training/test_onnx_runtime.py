@@ -49,9 +49,26 @@ def long_text(splits: dict) -> str:
     return " ".join(e.text for e in splits["realistic"] + splits["realtext_dev"][:40])
 
 
-def test_the_int8_export_is_in_the_model_dir(extractor_dir: Path):
+def test_the_int8_export_is_in_the_model_dir_and_served_by_default(extractor_dir: Path, monkeypatch):
     assert (extractor_dir / ONNX_FILE).is_file(), "make models exports it"
     assert choose_backend("onnx", str(extractor_dir)) == "onnx"
+    assert choose_backend("auto", str(extractor_dir)) == "onnx"
+    assert choose_backend("torch", str(extractor_dir)) == "torch"
+    # A GPU asked for, and an onnxruntime without CUDA: torch runs there, not ONNX on the CPU.
+    monkeypatch.setattr("predictors.extractor.model.onnx_providers", lambda: ["CPUExecutionProvider"])
+    assert choose_backend("auto", str(extractor_dir), device="cuda") == "torch"
+    monkeypatch.setattr("predictors.extractor.model.onnx_providers", lambda: ["CUDAExecutionProvider"])
+    assert choose_backend("auto", str(extractor_dir), device="cuda") == "onnx"
+
+
+def test_int8_spans_of_a_text_do_not_depend_on_its_batch(extractor_dir, splits):
+    """The int8 graph scales activations by the range of its input: the tagger runs one text per
+    forward so that a text answers the same alone and beside any others."""
+    tagger = OnnxTagger(extractor_dir)
+    texts = [e.text for e in splits["realtext_dev"][:48]] + [long_text(splits)]
+    alone = [tagger([text])[0] for text in texts]
+    assert tagger(texts) == alone
+    assert tagger(list(reversed(texts))) == list(reversed(alone))
 
 
 def test_an_fp32_export_gives_the_torch_pipelines_spans_exactly(extractor_dir, splits, torch_spans, tmp_path):

@@ -6,10 +6,10 @@ Writes `model.int8.onnx` into the model dir: the graph exported from the torch m
 input_ids, attention_mask, token_type_ids; output logits, batch and sequence dynamic), then its
 MatMul weights quantized to int8 by ONNX Runtime's dynamic quantization (activations are
 quantized per batch at run time). The serving side (predictors/extractor/onnx_tagger.py) needs
-only that file, tokenizer.json and config.json, so its image carries no torch. Quantization is
-checked on the real-writing dev part: the most quantized variant whose F1 stays within
-TOLERANCE of torch's is kept (KEEP_FLOAT), and metrics.json gets both runtimes' scores on every
-labelled split under "onnx_runtime".
+only that file, tokenizer.json and config.json, so its image carries no torch. The most
+quantized variant (KEEP_FLOAT) whose F1 is within TOLERANCE of torch's on the real-writing dev
+part and within ELSEWHERE on every other labelled split is kept, and metrics.json gets both
+runtimes' scores on those splits under "onnx_runtime".
 """
 
 from __future__ import annotations
@@ -60,7 +60,10 @@ KEEP_FLOAT: tuple[tuple[str, str], ...] = (
     ("head, attention and FFN output", r"classifier|output/dense"),
     ("head, attention and FFN output, FFN input", r"classifier|output/dense|intermediate/dense"),
 )
-TOLERANCE = 0.005  # dev F1 given away at most; the acceptance allows 0.01 on every set
+TOLERANCE = 0.005  # dev F1 given away at most
+# F1 given away at most on every other split: the dev part alone let a variant through that lost
+# 0.011 on the 50 realistic sentences, where one span is 0.01.
+ELSEWHERE = 0.01
 
 
 def quantize(source: Path, target: Path, keep_float: str) -> None:
@@ -104,9 +107,10 @@ def export(model_dir: Path) -> dict:
             quantize(fp32, candidate, keep_float)
             onnx_tagger = OnnxTagger(model_dir, model_file=candidate)
             measured = {name: f1_of(splits[name], predict_spans(onnx_tagger, texts[name])) for name in splits}
-            onnx_f1, torch_f1 = measured["realtext_dev"]["f1"], reference["realtext_dev"]["f1"]
-            print(f"int8 ONNX, float {label}: dev F1 {onnx_f1:.4f} (torch {torch_f1:.4f})")
-            if torch_f1 - onnx_f1 <= TOLERANCE:
+            lost = {name: reference[name]["f1"] - measured[name]["f1"] for name in splits}
+            print(f"int8 ONNX, float {label}: F1 given away " + ", ".join(f"{n} {v:.4f}" for n, v in lost.items()))
+            # Both ways: an int8 graph that finds more than torch is answering otherwise too.
+            if all(abs(v) <= (TOLERANCE if name == "realtext_dev" else ELSEWHERE) for name, v in lost.items()):
                 candidate.replace(model_dir / ONNX_FILE)
                 break
         else:
