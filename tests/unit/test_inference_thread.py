@@ -25,7 +25,10 @@ def task_nice_values() -> dict[str, int]:
     """nice of every thread of this process, by thread id (field 19 of /proc/self/task/*/stat)."""
     values = {}
     for task in Path("/proc/self/task").iterdir():
-        fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        try:
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError):  # a thread that ended since the listing
+            continue
         values[task.name] = int(fields[16])
     return values
 
