@@ -115,12 +115,13 @@ print('\n'.join(d for d in deps if re.match(r'[A-Za-z0-9_.-]+', d)[0] not in {'t
     && pip install --no-compile -c /src/constraints.txt -r /src/requirements.txt
 COPY predictors /src/predictors
 # Bytecode only for what the server imports (a read-only container cannot write it at start; the
-# rest is never imported). Out: pip, setuptools, test suites, and three dependencies this path
+# rest is never imported). Out: pip, setuptools, test suites, and four dependencies this path
 # never imports (Pillow, for kserve's image inputs; huggingface_hub and hf-xet, for tokenizers'
-# hub downloads; tests/images serves V1, V2 and the seed route without them): half the venv.
+# hub downloads; cryptography, 15 MB that kserve requires and requests and PyJWT would use only
+# if present; tests/images serves V1, V2 and the seed route without them): half the venv.
 RUN pip install --no-compile --no-deps /src && rm -rf /src/build \
     && if python3 -c "import torch" 2>/dev/null; then echo "torch is in the ONNX image" >&2; exit 1; fi \
-    && pip uninstall --yes --quiet pillow huggingface-hub hf-xet \
+    && pip uninstall --yes --quiet pillow huggingface-hub hf-xet cryptography \
     && python3 -c "import predictors.extractor.__main__, predictors.common.kserve_server, predictors.extractor.onnx_tagger, onnxruntime, tokenizers" \
     && pip uninstall --yes --quiet pip setuptools \
     && find /opt/venv/lib -depth -type d -path '*/site-packages/*/tests' -exec rm -rf {} +
