@@ -117,11 +117,16 @@ def _content(result: StreamResult, stops: list[str]) -> str:
     return result.replacement[: min(hits)] if hits else result.replacement
 
 
-def _usage(result: StreamResult) -> dict:
+def _usage(result: StreamResult, content: str, model: Chatbot) -> dict:
+    """Token counts of the prompt and of the completion returned: when the guards replaced the
+    reply, that is the replacement's count, not the count of the tokens decoded first."""
+    completion = result.completion_tokens
+    if result.replacement is not None:
+        completion = len(model.dialogue.tokenizer.encode(content, add_special_tokens=False))
     return {
         "prompt_tokens": result.prompt_tokens,
-        "completion_tokens": result.completion_tokens,
-        "total_tokens": result.prompt_tokens + result.completion_tokens,
+        "completion_tokens": completion,
+        "total_tokens": result.prompt_tokens + completion,
     }
 
 
@@ -184,7 +189,7 @@ def openai_router(model: Chatbot) -> APIRouter:
                             "logprobs": None,
                         }
                     ],
-                    "usage": _usage(result),
+                    "usage": _usage(result, _content(result, request.stops), model),
                 }
             )
 
@@ -237,7 +242,7 @@ def openai_router(model: Chatbot) -> APIRouter:
                     extra = {"simplechat": {"replace_content": _content(result, request.stops)}} if replace else None
                     yield chunk({}, finish=_finish(result), extra=extra)
                     if request.stream_options and request.stream_options.include_usage:
-                        yield chunk({}, usage=_usage(result), choices=False)
+                        yield chunk({}, usage=_usage(result, _content(result, request.stops), model), choices=False)
                 yield "data: [DONE]\n\n"
             finally:
                 stopped = True  # a client that left ends its sequence at the next decoding step

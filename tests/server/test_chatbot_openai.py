@@ -8,6 +8,7 @@ import time
 import httpx
 import openai
 import pytest
+from transformers import AutoTokenizer
 
 from tests.conftest import long_reply_arrivals
 from training.chatbot.corpus import sentences, training_dialogues
@@ -52,22 +53,27 @@ def test_streamed_and_whole_replies_of_a_greedy_request_are_the_same(client):
     assert len({c.id for c in chunks}) == 1
 
 
-def test_a_streamed_reply_below_the_reply_gate_ends_with_its_replacement(client):
+def test_a_streamed_reply_below_the_reply_gate_ends_with_its_replacement(client, chatbot_dir):
     """The tiny model gates its replies (generation.py): a stream shows the model's text as it
     comes, and its last chunk tells the client to show the guarded reply instead, the same as
     the whole completion's content. OpenAI's client keeps the extra key in `model_extra`. A reply
     that stands streams exactly the whole completion's text."""
     for message in NONSENSE:
         request = {**GREEDY, "messages": [{"role": "user", "content": message}]}
-        whole = client.chat.completions.create(**request).choices[0].message.content
-        chunks = list(client.chat.completions.create(**request, stream=True))
+        completion = client.chat.completions.create(**request)
+        whole = completion.choices[0].message.content
+        chunks = list(client.chat.completions.create(**request, stream=True, stream_options={"include_usage": True}))
         streamed = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
         extras = [c.model_extra.get("simplechat") for c in chunks if c.model_extra.get("simplechat")]
         if not extras:
             assert streamed == whole, message
             continue
         assert extras == [{"replace_content": whole}] and streamed != whole
-        assert chunks[-1].choices[0].finish_reason == "stop"  # on the last chunk, with the finish
+        finishes = [c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason]
+        assert finishes == ["stop"]  # on the last content chunk, with the replacement
+        # usage counts the completion returned, the replacement, in both shapes of the answer
+        tokens = len(AutoTokenizer.from_pretrained(chatbot_dir).encode(whole, add_special_tokens=False))
+        assert completion.usage.completion_tokens == tokens == chunks[-1].usage.completion_tokens
         return
     pytest.fail("none of the nonsense messages fell below the reply gate")
 
