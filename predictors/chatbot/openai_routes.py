@@ -175,6 +175,7 @@ def openai_router(model: Chatbot) -> APIRouter:
                 (result,) = task.result()
             except (Overloaded, RequestTimedOut) as exc:
                 return _runtime_error(exc).response()
+            content = _content(result, request.stops)
             return JSONResponse(
                 {
                     "id": ident,
@@ -184,12 +185,12 @@ def openai_router(model: Chatbot) -> APIRouter:
                     "choices": [
                         {
                             "index": 0,
-                            "message": {"role": "assistant", "content": _content(result, request.stops)},
+                            "message": {"role": "assistant", "content": content},
                             "finish_reason": _finish(result),
                             "logprobs": None,
                         }
                     ],
-                    "usage": _usage(result, _content(result, request.stops), model),
+                    "usage": _usage(result, content, model),
                 }
             )
 
@@ -238,11 +239,11 @@ def openai_router(model: Chatbot) -> APIRouter:
                 else:
                     # The streamed text did not stand (the reply gate): the client shows this instead.
                     # OpenAI clients ignore the extra key; the UI reads it.
-                    replace = result.replacement is not None
-                    extra = {"simplechat": {"replace_content": _content(result, request.stops)}} if replace else None
+                    content = _content(result, request.stops)
+                    extra = {"simplechat": {"replace_content": content}} if result.replacement is not None else None
                     yield chunk({}, finish=_finish(result), extra=extra)
                     if request.stream_options and request.stream_options.include_usage:
-                        yield chunk({}, usage=_usage(result, _content(result, request.stops), model), choices=False)
+                        yield chunk({}, usage=_usage(result, content, model), choices=False)
                 yield "data: [DONE]\n\n"
             finally:
                 stopped = True  # a client that left ends its sequence at the next decoding step

@@ -88,8 +88,8 @@ class CourseExtractor(Model):
         return ONNX_FILE if choose_backend(self.backend, self.model_dir, self.device_choice) == "onnx" else SAFETENSORS
 
     def load(self) -> bool:
+        self.backend = choose_backend(self.backend, self.model_dir, self.device_choice)  # settled: onnx or torch
         directory = check_model_dir(self.model_dir, self.weights)
-        self.backend = choose_backend(self.backend, self.model_dir, self.device_choice)
         if self.backend == "onnx":  # no torch import on this path: the ONNX image has none
             from predictors.extractor.onnx_tagger import OnnxTagger
 
@@ -112,7 +112,8 @@ class CourseExtractor(Model):
         return lambda texts: extract(pipeline, texts)
 
     def extract(self, texts: list[str]) -> list[list[CourseSpan]]:
-        """All texts in one forward batch (long texts add windows to it)."""
+        """Spans of all texts: torch runs them in one forward batch (long texts add windows to
+        it), ONNX Runtime one forward per text (onnx_tagger.py)."""
         return self._extract(texts)
 
     def validate_text(self, data: Any, where: str = "") -> str:
