@@ -5,6 +5,7 @@ every evaluation set within 0.01. The serving path of the ONNX runtime imports n
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -14,7 +15,7 @@ from transformers import AutoModelForTokenClassification, AutoTokenizer
 
 from predictors.extractor.inference import build_pipeline, extract
 from predictors.extractor.model import choose_backend
-from predictors.extractor.onnx_tagger import ONNX_FILE, OnnxTagger
+from predictors.extractor.onnx_tagger import ONNX_FILE, OnnxTagger, cpu_budget
 from tests.conftest import ROOT
 from training import DATA_DIR
 from training.extractor.dataset import generate, load_annotated, split_vocabulary
@@ -59,6 +60,16 @@ def test_the_int8_export_is_in_the_model_dir_and_served_by_default(extractor_dir
     assert choose_backend("auto", str(extractor_dir), device="cuda") == "torch"
     monkeypatch.setattr("predictors.extractor.model.onnx_providers", lambda: ["CUDAExecutionProvider"])
     assert choose_backend("auto", str(extractor_dir), device="cuda") == "onnx"
+
+
+def test_the_tagger_runs_as_many_texts_at_once_as_the_cpu_limit_allows(extractor_dir, monkeypatch):
+    """In a pod the chart sets OMP_NUM_THREADS from limits.cpu; the node's cores are more."""
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    assert OnnxTagger(extractor_dir).pool is None  # one text at a time, on one core
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    assert OnnxTagger(extractor_dir).pool._max_workers == 3
+    monkeypatch.delenv("OMP_NUM_THREADS")
+    assert cpu_budget() == len(os.sched_getaffinity(0))
 
 
 def test_int8_spans_of_a_text_do_not_depend_on_its_batch(extractor_dir, splits):
