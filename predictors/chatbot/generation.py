@@ -165,14 +165,19 @@ class DialogueModel:
         output = self.model.generate(**inputs)
         rows, replies, lengths = output[:, start:], [], []
         for row in rows:
-            tokens = row.tolist()
-            ended = self.eos in tokens
-            lengths.append(tokens.index(self.eos) + 1 if ended else len(tokens))
-            text = self.tokenizer.decode(row, skip_special_tokens=True).strip()
-            replies.append(text if ended else complete_sentences(text))
+            text, length = self.reply_text(row.tolist())
+            replies.append(text)
+            lengths.append(length)
         if not score:
             return replies, None
         return replies, self._mean_logprob(inputs["input_ids"], inputs["attention_mask"], rows, lengths)
+
+    def reply_text(self, tokens: list[int]) -> tuple[str, int]:
+        """A decoded reply's text (cut at its last full sentence when the token limit ended it)
+        and its length in tokens up to and with the EOS that ended it."""
+        ended = self.eos in tokens
+        text = self.tokenizer.decode(tokens, skip_special_tokens=True).strip()
+        return (text, tokens.index(self.eos) + 1) if ended else (complete_sentences(text), len(tokens))
 
     def _mean_logprob(
         self, prompt: torch.Tensor, mask: torch.Tensor, rows: torch.Tensor, lengths: Sequence[int]
@@ -212,9 +217,13 @@ class DialogueModel:
             retried, retried_confidence = self.decode(retry, settings, beams=RETRY_BEAMS, score=self.gate is not None)
             retried_confidence = retried_confidence or [None] * len(retried)
             for i, reply, score in zip(bad, retried, retried_confidence, strict=True):
-                # The beam reply is held to the gate too: a spliced reply is no answer either way.
-                replaced[i] = FALLBACK_REPLY if self.unsure(reply, score, gated=True) else reply
+                replaced[i] = self.retried(reply, score)
         return replaced
+
+    def retried(self, reply: str, confidence: float | None) -> str:
+        """What replaces a reply, from its beam retry: the beam reply is held to the gate too
+        (a spliced reply is no answer either way), else FALLBACK_REPLY."""
+        return FALLBACK_REPLY if self.unsure(reply, confidence, gated=True) else reply
 
     def generate(self, prompts: Sequence[list[int]], settings: Settings) -> list[str]:
         """One generate() call for all prompts (left-padded); one reply per prompt, guarded."""

@@ -19,7 +19,9 @@ slower than a plain batched generate() on CPU here; this loop is a plain forward
 What is sent cannot be taken back, so the guards that need the whole reply (generation.py) come
 at the end: a reply that ended by itself or at the token limit and is degenerate or (greedy, on
 a model with a reply gate) below the gate gets the same beam retry and fallback as a whole
-reply, returned as its `replacement`; the route tells the client to show that instead.
+reply, returned as its `replacement`; the route tells the client to show that instead. The
+retry's beams are rows of the running batch (beam_retry.py): a retry costs the streams a few
+rows per step, not a generate() call they all wait for.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ import torch
 import torch.nn.functional as F
 from transformers import DynamicCache
 
+from predictors.chatbot.beam_retry import BeamRetry
 from predictors.chatbot.generation import DialogueModel, Settings
 from predictors.common.metrics import GENERATED_TOKENS, STREAMS_RUNNING, TIME_TO_FIRST_TOKEN, for_model
 
@@ -71,8 +74,8 @@ class StreamResult:
 @dataclass
 class _Row:
     job: StreamJob
-    done: Callable[[StreamResult | BaseException], None]  # hands the outcome to the caller's loop
-    loop: asyncio.AbstractEventLoop | None = None  # the submitter's: text pieces are delivered there
+    settle: Callable[[StreamResult | BaseException], None]  # the caller's future; call on `loop` only
+    loop: asyncio.AbstractEventLoop  # the submitter's: its text and its outcome are delivered there
     generator: torch.Generator | None = None
     tokens: list[int] = field(default_factory=list)
     next_token: int = -1  # chosen, sent, not yet fed to the model
@@ -87,6 +90,15 @@ class _Row:
 
     def gone(self) -> bool:
         return self.abandoned or self.job.sink.cancelled()
+
+
+@dataclass
+class _BeamRow:
+    """One beam of a finished row's retry, in the running batch beside the streams."""
+
+    retry: BeamRetry
+    origin: _Row  # the row whose reply is retried: its result waits for the retry
+    next_token: int = -1
 
 
 class StreamEngine:
@@ -110,36 +122,27 @@ class StreamEngine:
         self.pending: list[_Row] = []  # submitted, not yet in the batch
         self.scheduled = False  # a slice is queued or running on the inference thread
         # The running batch, touched only on the inference thread.
-        self.rows: list[_Row] = []
-        self.finished: list[_Row] = []  # out of the batch, result not yet handed over
+        self.rows: list[_Row | _BeamRow] = []
+        self.retries: list[_Row] = []  # finished rows whose reply is retried, beams not yet in the batch
         self.joining: list[_Row] = []  # being prefilled
-        # Text pieces of this step, per event loop: one wake-up of each loop per step, not one
-        # per row (on 2 cores the wake-ups and the GIL they take cost the new requests' time).
-        self.outbox: dict[asyncio.AbstractEventLoop, list[tuple[StreamSink, str]]] = defaultdict(list)
+        # What this step hands to callers (text pieces, then outcomes), per event loop: one
+        # wake-up of each loop per step, not one per row or per result. Each wake-up is a write to
+        # the loop's self-pipe after which this thread waits for the GIL while the loop runs: at
+        # c=32 those waits were a fifth of this thread's time.
+        self.outbox: dict[asyncio.AbstractEventLoop, list[tuple[Callable[[object], None], object]]] = defaultdict(list)
         self.mask: torch.Tensor | None = None  # (rows, columns): 0 for left padding
         self.cache: DynamicCache | None = None
 
     @property
     def running(self) -> int:
-        """Sequences in the running batch: each costs compute at every step."""
+        """Sequences in the running batch (streams and retry beams): each costs compute at every step."""
         return len(self.rows)
 
     async def submit(self, jobs: Sequence[StreamJob]) -> list[StreamResult]:
         loop = asyncio.get_running_loop()
         futures = [loop.create_future() for _ in jobs]
 
-        def deliver(future: asyncio.Future) -> Callable[[StreamResult | BaseException], None]:
-            def settle(outcome: StreamResult | BaseException) -> None:
-                if future.done():
-                    return
-                if isinstance(outcome, BaseException):
-                    future.set_exception(outcome)
-                else:
-                    future.set_result(outcome)
-
-            return lambda outcome: loop.call_soon_threadsafe(settle, outcome)
-
-        rows = [_Row(job, deliver(future), loop, _generator(job)) for job, future in zip(jobs, futures, strict=True)]
+        rows = [_Row(job, _settler(future), loop, _generator(job)) for job, future in zip(jobs, futures, strict=True)]
         with self.lock:
             self.pending.extend(rows)
             self.queue_depth.inc(len(rows))
@@ -162,53 +165,73 @@ class StreamEngine:
                 if not self.rows:
                     break
                 self._step()
-            # The guards' beam retries run once per slice, for every row of it that needs one
-            # together (one row at a time, a retry would cost a generate() call each).
-            if self.finished:
-                self._admit()  # streams that arrived get their first token before the retries run
-                retry, self.finished = self.finished, []
-                self._settle(retry)
+            self._post()  # results of rows whose client left
         except BaseException as exc:  # noqa: BLE001 - every waiting caller gets the failure, then re-raised
             with self.lock:
                 self.queue_depth.dec(len(self.pending))
-                failed, self.pending = self.joining + self.rows + self.pending + self.finished, []
-            self.joining, self.rows, self.finished, self.mask, self.cache = [], [], [], None, None
-            self.outbox = defaultdict(list)  # pieces of a step that failed: their callers get the error
-            for row in failed:
-                row.done(exc)
+                failed, self.pending = self.joining + self.rows + self.pending + self.retries, []
+            self.joining, self.rows, self.retries, self.mask, self.cache = [], [], [], None, None
+            origins = {id(row): row for row in (r.origin if isinstance(r, _BeamRow) else r for r in failed)}
+            for row in origins.values():  # after what the outbox holds: results of rows that finished stand
+                self.outbox[row.loop].append((row.settle, exc))
+            self._post()
             raise
         finally:
             with self.lock:
-                self.scheduled = bool(self.rows or self.pending)
+                self.scheduled = bool(self.rows or self.pending or self.retries)
             if self.scheduled:
                 self.executor.submit(self._slice)  # behind what queued for the thread meanwhile
 
     @torch.inference_mode()
     def _admit(self) -> None:
-        """Prefill the streams that arrived, send their first token, merge them into the batch."""
+        """Prefill the streams that arrived and the prompts of the retries that start, in one
+        forward; send the streams their first token, take the retries' first beam step, and merge
+        both into the batch (a retry as `beams` rows sharing its prompt's cache)."""
         with self.lock:
             room = self.max_rows - len(self.rows)
             joining, self.pending = self.pending[:room], self.pending[room:]
             self.queue_depth.dec(len(joining))
         joining = [row for row in joining if not self._left(row)]
-        if not joining:
+        retries, self.retries = self.retries, []
+        retries = [row for row in retries if not self._abandon_retry(row)]
+        if not joining and not retries:
             return
-        self.joining = joining  # neither pending nor in the batch: a failure here must reach them too
+        self.joining = joining + retries  # in no list the failure path reads but this one
         dialogue = self.dialogue
-        batch = dialogue.tokenizer.pad({"input_ids": [r.job.prompt for r in joining]}, return_tensors="pt")
+        prompts = [r.job.prompt for r in joining + retries]
+        batch = dialogue.tokenizer.pad({"input_ids": prompts}, return_tensors="pt")
         ids, mask = batch["input_ids"].to(dialogue.device), batch["attention_mask"].to(dialogue.device)
         cache = DynamicCache()
         positions = (mask.cumsum(dim=1) - 1).clamp(min=0)
-        logits = dialogue.model(
-            input_ids=ids, attention_mask=mask, position_ids=positions, past_key_values=cache, use_cache=True
+        logits = dialogue.model(  # the last position's logits only: a long prompt's would be most of the work
+            input_ids=ids,
+            attention_mask=mask,
+            position_ids=positions,
+            past_key_values=cache,
+            use_cache=True,
+            logits_to_keep=1,
         ).logits[:, -1]
-        self._merge(joining, mask, cache)
+        rows: list[_Row | _BeamRow] = list(joining)
+        keep = list(range(len(joining)))  # the prefill's rows the batch takes, a retry's `beams` times
+        for index, origin in enumerate(retries, start=len(joining)):
+            retry = BeamRetry(origin.job.prompt, origin.job.settings, dialogue.eos)
+            retry.advance(logits[index : index + 1].expand(retry.beams, -1))  # all beams start alike
+            if retry.done:
+                self._settle_retry(origin, retry)
+                continue
+            rows += [_BeamRow(retry, origin, token) for token in retry.next_tokens]
+            keep += [index] * retry.beams
+        index = torch.tensor(keep, device=mask.device)
+        for layer in cache.layers:
+            layer.keys, layer.values = layer.keys.index_select(0, index), layer.values.index_select(0, index)
+        self._merge(rows, mask.index_select(0, index), cache)
         self.joining = []
-        self._advance(joining, self._scored(logits, joining))
+        self._advance(joining, self._scored(logits[: len(joining)], joining))
 
     @torch.inference_mode()
     def _step(self) -> None:
-        """One decoding step for every row still wanted."""
+        """One decoding step for every row still wanted: the streams' next tokens and the retries'
+        next beam step, in one forward."""
         self._drop([i for i, row in enumerate(self.rows) if self._left(row)])
         if not self.rows:
             return
@@ -219,14 +242,54 @@ class StreamEngine:
         logits = self.dialogue.model(
             input_ids=ids, attention_mask=self.mask, position_ids=positions, past_key_values=self.cache, use_cache=True
         ).logits[:, -1]
-        self._advance(list(self.rows), self._scored(logits, self.rows))
+        streams = [i for i, row in enumerate(self.rows) if isinstance(row, _Row)]
+        rows = [self.rows[i] for i in streams]
+        done = self._beam_step(logits)
+        self._advance(rows, self._scored(logits[streams], rows))
+        gone = {id(row) for row in done}
+        self._drop([i for i, row in enumerate(self.rows) if id(row) in gone])
 
-    def _left(self, row: _Row) -> bool:
+    def _beam_step(self, logits: torch.Tensor) -> list[_BeamRow]:
+        """Each retry's beam step from its rows' logits: its beams move to the cache rows they
+        continue (one reordering of the batch's cache for all retries); a retry that is done gets
+        its row's result, and its rows are returned, to leave the batch."""
+        groups: dict[int, list[int]] = defaultdict(list)
+        for i, row in enumerate(self.rows):
+            if isinstance(row, _BeamRow):
+                groups[id(row.retry)].append(i)
+        if not groups:
+            return []
+        order, done = list(range(len(self.rows))), []
+        for positions in groups.values():
+            first = self.rows[positions[0]]
+            retry = first.retry
+            sources = retry.advance(logits[positions])
+            for position, source, token in zip(positions, sources, retry.next_tokens, strict=True):
+                order[position] = positions[source]
+                self.rows[position].next_token = token
+            if retry.done:
+                self._settle_retry(first.origin, retry)
+                done += [self.rows[i] for i in positions]
+        if order != list(range(len(self.rows))):
+            index = torch.tensor(order, device=self.mask.device)
+            for layer in self.cache.layers:  # a retry's rows share their mask: only the cache moves
+                layer.keys, layer.values = layer.keys.index_select(0, index), layer.values.index_select(0, index)
+        return done
+
+    def _left(self, row: _Row | _BeamRow) -> bool:
         """A row whose caller or client is gone: finished as cancelled, nothing more computed."""
+        if isinstance(row, _BeamRow):
+            return row.origin.gone()  # the retry is no one's answer any more
         if row.finish is None and row.gone():
             row.finish = "cancelled"
             self._finish([row])
         return row.finish == "cancelled"
+
+    def _abandon_retry(self, row: _Row) -> bool:
+        """A retry whose caller is gone before it started: the reply as decoded, no retry."""
+        if row.gone():
+            self._settle([row])
+        return row.gone()
 
     def _scored(self, logits: torch.Tensor, rows: Sequence[_Row]) -> list[int]:
         """`_choose`, and on a model with a reply gate each row's log-probability of its token
@@ -276,11 +339,11 @@ class StreamEngine:
             self._push(row, token)
             if row.finish is not None:
                 finished.append(row)
-        self._post()  # before any result: a caller sees all its text before its end
         if finished:
-            self._finish(finished)
+            self._finish(finished)  # their results queue behind their text
             gone = {id(row) for row in finished}
             self._drop([i for i, row in enumerate(self.rows) if id(row) in gone])
+        self._post()
         self.running_gauge.set(len(self.rows))
 
     def _push(self, row: _Row, token: int) -> None:
@@ -319,7 +382,7 @@ class StreamEngine:
                         end -= size
                         break
         if end > row.sent:
-            self.outbox[row.loop].append((row.job.sink, row.text[row.sent : end]))
+            self.outbox[row.loop].append((row.job.sink.emit, row.text[row.sent : end]))
             row.sent = end
 
     # ------------------------------------------------------------ the batch's tensors
@@ -359,10 +422,10 @@ class StreamEngine:
     # ------------------------------------------------------------ results
 
     def _finish(self, rows: Sequence[_Row]) -> None:
-        """Hand over the results of rows that stand now; keep those the guards replace for the
-        batched retry at the end of the slice."""
+        """Hand over the results of rows that stand now; those the guards replace wait for their
+        retry, whose beams join the batch at the next admission."""
         unsure = [self._unsure(row) for row in rows]
-        self.finished.extend(row for row, flag in zip(rows, unsure, strict=True) if flag)
+        self.retries.extend(row for row, flag in zip(rows, unsure, strict=True) if flag)
         self._settle([row for row, flag in zip(rows, unsure, strict=True) if not flag])
 
     def _confidence(self, row: _Row) -> float | None:
@@ -379,39 +442,40 @@ class StreamEngine:
         return self.dialogue.unsure(row.text, self._confidence(row), gated)
 
     def _post(self) -> None:
-        for loop, pieces in self.outbox.items():
-            loop.call_soon_threadsafe(_deliver, pieces)
+        for loop, calls in self.outbox.items():
+            loop.call_soon_threadsafe(_deliver, calls)
         self.outbox = defaultdict(list)
 
-    def _settle(self, rows: Sequence[_Row]) -> None:
-        """Hand each finished row its result, with the whole-reply guards applied."""
-        self._post()
-        replaced = self._guard(rows)
-        for row, new in zip(rows, replaced, strict=True):
+    def _settle(self, rows: Sequence[_Row], replacement: str | None = None) -> None:
+        """Hand each finished row its result after its text (the outbox keeps the order); they go
+        out with the step's pieces."""
+        for row in rows:
             prompt = len(row.job.prompt)
-            row.done(StreamResult(row.text, row.finish or "length", prompt, len(row.tokens), new))
+            result = StreamResult(row.text, row.finish or "length", prompt, len(row.tokens), replacement)
+            self.outbox[row.loop].append((row.settle, result))
 
-    def _guard(self, rows: Sequence[_Row]) -> list[str | None]:
-        """The whole-reply guards for rows that ended by themselves or at the token limit; a reply
-        cut by a stop string or by its client is what was asked for."""
-        out: list[str | None] = [None] * len(rows)
-        groups: dict[Settings, list[int]] = defaultdict(list)
-        for i, row in enumerate(rows):
-            if row.eos or row.finish == "length":
-                groups[row.job.settings.effective()].append(i)
-        dialogue = self.dialogue
-        for settings, indices in groups.items():
-            prompts = [rows[i].job.prompt for i in indices]
-            confidence = [self._confidence(rows[i]) for i in indices]
-            replaced = dialogue.guard(prompts, [rows[i].text for i in indices], confidence, settings)
-            for i, new in zip(indices, replaced, strict=True):
-                out[i] = new
-        return out
+    def _settle_retry(self, row: _Row, retry: BeamRetry) -> None:
+        """The row's result with what its retry found in place of its reply (or the fallback)."""
+        tokens, confidence = retry.best()
+        reply, _ = self.dialogue.reply_text(tokens)
+        self._settle([row], self.dialogue.retried(reply, confidence if self.dialogue.gate is not None else None))
 
 
-def _deliver(pieces: list[tuple[StreamSink, str]]) -> None:
-    for sink, text in pieces:
-        sink.emit(text)
+def _deliver(calls: list[tuple[Callable[[object], None], object]]) -> None:
+    for call, argument in calls:
+        call(argument)
+
+
+def _settler(future: asyncio.Future) -> Callable[[StreamResult | BaseException], None]:
+    def settle(outcome: StreamResult | BaseException) -> None:
+        if future.done():  # the caller stopped waiting
+            return
+        if isinstance(outcome, BaseException):
+            future.set_exception(outcome)
+        else:
+            future.set_result(outcome)
+
+    return settle
 
 
 def _generator(job: StreamJob) -> torch.Generator | None:

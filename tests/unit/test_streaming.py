@@ -198,3 +198,75 @@ def test_streams_that_wait_for_a_row_are_the_queue_depth(dialogue):
         executor.shutdown()
     assert seen[0] == 1  # the first stream's first piece: the second one still waits
     assert depth() == 0  # both done: nothing waits
+
+
+RETRY_MESSAGES = [
+    "hi",
+    "what are you doing today?",
+    "that is funny",
+    "zorp blenk quiv?",
+    "purple elephants calculate my taxes",
+    "??",
+    "why",
+    "I failed my test",
+    "do you know any good books?",
+    "what should I study first?",
+]
+
+
+@pytest.mark.parametrize("max_new_tokens", [3, 20, 40])
+def test_a_retry_in_the_batch_finds_what_generate_beam_search_finds(dialogue, engine, monkeypatch, max_new_tokens):
+    """Every reply retried (forced): the beams decoded as rows of the running batch, many retries
+    side by side, give each prompt the reply generate(num_beams=RETRY_BEAMS) gives it alone."""
+    from predictors.chatbot.generation import RETRY_BEAMS
+
+    monkeypatch.setattr(StreamEngine, "_unsure", lambda self, row: row.eos or row.finish == "length")
+    settings = Settings(max_new_tokens=max_new_tokens)
+    prompts = [dialogue.prompt_ids([], m, max_new_tokens) for m in RETRY_MESSAGES]
+    results = stream(engine, prompts, settings, [StreamSink(emit=lambda _: None) for _ in prompts])
+    beams = 0
+    for prompt, result in zip(prompts, results, strict=True):
+        (reply,), (confidence,) = dialogue.decode([prompt], settings, beams=RETRY_BEAMS, score=True)
+        assert result.replacement == dialogue.retried(reply, confidence)
+        beams += result.replacement == reply
+    assert beams >= 3, "every retry fell back: the beam replies themselves were not compared"
+    assert engine.running == 0
+
+
+def test_streams_decode_alike_while_retries_join_and_leave_the_batch(dialogue, engine):
+    """Long streams run on while short replies finish, are retried (their beams join the batch)
+    and leave it, one stream joining after the beams: each long stream's text is the one it
+    decodes alone, and each short one keeps what the whole (V1) path answers."""
+    from predictors.chatbot.streaming import _BeamRow
+
+    first, late = (dialogue.prompt_ids([], f"tell me about topic {i}", 200) for i in (4, 5))
+    alone = [stream(engine, [p], SAMPLED, [StreamSink(emit=lambda _: None)], seed=21)[0] for p in (first, late)]
+    shorts = [
+        dialogue.prompt_ids([], m, 64) for m in ("that is funny", "what are you doing today?", "zorp blenk quiv?")
+    ]
+    beams_beside_late: list[int] = []
+
+    def late_is_here() -> bool:  # asked on the inference thread before each step
+        beams_beside_late.append(sum(isinstance(row, _BeamRow) for row in engine.rows))
+        return False
+
+    async def scenario() -> list[StreamResult]:
+        late_job = StreamJob(late, SAMPLED, StreamSink(emit=lambda _: None, cancelled=late_is_here), 21)
+        late_task: list[asyncio.Future] = []
+        pieces = [0]
+
+        def on_first(_: str) -> None:  # on this loop: the late stream joins once the shorts ended
+            pieces[0] += 1
+            if pieces[0] == 12:
+                late_task.append(asyncio.ensure_future(engine.submit([late_job])))
+
+        jobs = [StreamJob(first, SAMPLED, StreamSink(emit=on_first), 21)]
+        jobs += [StreamJob(p, Settings(), StreamSink(emit=lambda _: None)) for p in shorts]
+        results = await engine.submit(jobs)
+        return results + await late_task[0]
+
+    results = asyncio.run(scenario())
+    assert [results[0].text, results[4].text] == [a.text for a in alone]
+    assert max(beams_beside_late) > 0, "no retry ran beside the late stream: nothing was tested"
+    kept = [r.replacement if r.replacement is not None else r.text for r in results[1:4]]
+    assert kept == dialogue.generate(shorts, Settings())
