@@ -16,7 +16,7 @@ same way. tests/unit/test_streaming.py checks the replies against generate()'s o
 from __future__ import annotations
 
 import torch
-from transformers import LogitsProcessorList, MinNewTokensLengthLogitsProcessor, RepetitionPenaltyLogitsProcessor
+from transformers import LogitsProcessor, MinNewTokensLengthLogitsProcessor, RepetitionPenaltyLogitsProcessor
 
 from predictors.chatbot.generation import RETRY_BEAMS, ReplyNoRepeatNGram, Settings
 
@@ -27,11 +27,12 @@ class BeamRetry:
     def __init__(self, prompt: list[int], settings: Settings, eos: int, beams: int = RETRY_BEAMS) -> None:
         self.prompt, self.eos, self.beams = prompt, eos, beams
         self.max_new_tokens = settings.max_new_tokens
-        processors = [MinNewTokensLengthLogitsProcessor(len(prompt), 1, eos)]  # an empty reply is no reply
+        # A plain list: LogitsProcessorList inspects each processor's signature on every call,
+        # which cost more than the processors themselves at a call per retry per step.
+        self.processors: list[LogitsProcessor] = [MinNewTokensLengthLogitsProcessor(len(prompt), 1, eos)]
         if settings.repetition_penalty != 1.0:
-            processors.insert(0, RepetitionPenaltyLogitsProcessor(settings.repetition_penalty))
-        processors.append(ReplyNoRepeatNGram(settings.no_repeat_ngram_size, len(prompt)))
-        self.processors = LogitsProcessorList(processors)
+            self.processors.insert(0, RepetitionPenaltyLogitsProcessor(settings.repetition_penalty))
+        self.processors.append(ReplyNoRepeatNGram(settings.no_repeat_ngram_size, len(prompt)))
         # Running beams: their sequences (prompt and reply), scores (only beam 0 is live at first,
         # so the first step does not pick the same token four times) and the sum of the model's
         # own log-probabilities of their reply tokens (what the reply gate reads).
@@ -58,7 +59,8 @@ class BeamRetry:
         vocab = logits.shape[-1]
         log_probs = torch.log_softmax(logits.float(), dim=-1)
         model_logprob = log_probs
-        log_probs = self.processors(self.running, log_probs)
+        for processor in self.processors:
+            log_probs = processor(self.running, log_probs)
         candidates = (log_probs + self.scores[0, :, None]).reshape(1, -1)
         # Top 2 x beams continuations over all beams: enough to keep `beams` running past EOS.
         top_scores, top_indices = torch.topk(candidates, k=2 * self.beams)
