@@ -193,7 +193,8 @@ class StreamEngine:
             self.queue_depth.dec(len(joining))
         joining = [row for row in joining if not self._left(row)]
         retries, self.retries = self.retries, []
-        retries = [row for row in retries if not self._abandon_retry(row)]
+        self._settle([row for row in retries if row.gone()])  # no retry for no one: the reply as decoded
+        retries = [row for row in retries if not row.gone()]
         if not joining and not retries:
             return
         self.joining = joining + retries  # in no list the failure path reads but this one
@@ -222,8 +223,7 @@ class StreamEngine:
             rows += [_BeamRow(retry, origin, token) for token in retry.next_tokens]
             keep += [index] * retry.beams
         index = torch.tensor(keep, device=mask.device)
-        for layer in cache.layers:
-            layer.keys, layer.values = layer.keys.index_select(0, index), layer.values.index_select(0, index)
+        _take_rows(cache, index)
         self._merge(rows, mask.index_select(0, index), cache)
         self.joining = []
         self._advance(joining, self._scored(logits[: len(joining)], joining))
@@ -270,26 +270,21 @@ class StreamEngine:
             if retry.done:
                 self._settle_retry(first.origin, retry)
                 done += [self.rows[i] for i in positions]
-        if order != list(range(len(self.rows))):
-            index = torch.tensor(order, device=self.mask.device)
-            for layer in self.cache.layers:  # a retry's rows share their mask: only the cache moves
-                layer.keys, layer.values = layer.keys.index_select(0, index), layer.values.index_select(0, index)
+        if order != list(range(len(order))):  # a retry's rows share their mask: only the cache moves
+            _take_rows(self.cache, torch.tensor(order, device=self.mask.device))
         return done
 
     def _left(self, row: _Row | _BeamRow) -> bool:
         """A row whose caller or client is gone: finished as cancelled, nothing more computed."""
-        if isinstance(row, _BeamRow):
-            return row.origin.gone()  # the retry is no one's answer any more
+        if isinstance(row, _BeamRow):  # its retry is no one's answer any more: the reply as decoded
+            if row.origin.gone() and not row.retry.done:
+                row.retry.done = True  # its other beams leave without settling again
+                self._settle([row.origin])
+            return row.origin.gone()
         if row.finish is None and row.gone():
             row.finish = "cancelled"
             self._finish([row])
         return row.finish == "cancelled"
-
-    def _abandon_retry(self, row: _Row) -> bool:
-        """A retry whose caller is gone before it started: the reply as decoded, no retry."""
-        if row.gone():
-            self._settle([row])
-        return row.gone()
 
     def _scored(self, logits: torch.Tensor, rows: Sequence[_Row]) -> list[int]:
         """`_choose`, and on a model with a reply gate each row's log-probability of its token
@@ -415,9 +410,7 @@ class StreamEngine:
         self.mask = self.mask.index_select(0, index)
         start = int((self.mask.sum(dim=0) == 0).long().cumprod(dim=0).sum())  # leading all-padding columns
         self.mask = self.mask[:, start:]
-        for layer in self.cache.layers:
-            layer.keys = layer.keys.index_select(0, index)[:, :, start:]
-            layer.values = layer.values.index_select(0, index)[:, :, start:]
+        _take_rows(self.cache, index, start)
 
     # ------------------------------------------------------------ results
 
@@ -459,6 +452,13 @@ class StreamEngine:
         tokens, confidence = retry.best()
         reply, _ = self.dialogue.reply_text(tokens)
         self._settle([row], self.dialogue.retried(reply, confidence if self.dialogue.gate is not None else None))
+
+
+def _take_rows(cache: DynamicCache, index: torch.Tensor, start: int = 0) -> None:
+    """The cache's rows `index` (in that order, repeats allowed), from column `start` on."""
+    for layer in cache.layers:  # (rows, heads, columns, dim)
+        layer.keys = layer.keys.index_select(0, index)[:, :, start:]
+        layer.values = layer.values.index_select(0, index)[:, :, start:]
 
 
 def _deliver(calls: list[tuple[Callable[[object], None], object]]) -> None:

@@ -270,3 +270,22 @@ def test_streams_decode_alike_while_retries_join_and_leave_the_batch(dialogue, e
     assert max(beams_beside_late) > 0, "no retry ran beside the late stream: nothing was tested"
     kept = [r.replacement if r.replacement is not None else r.text for r in results[1:4]]
     assert kept == dialogue.generate(shorts, Settings())
+
+
+def test_a_retry_whose_client_leaves_ends_with_the_reply_as_decoded(dialogue, engine):
+    """The client goes while its reply's retry is decoding: the beams leave the batch and the
+    caller gets its result (the streamed reply, no replacement), never a wait without end."""
+    from predictors.chatbot.streaming import _BeamRow
+
+    prompt = dialogue.prompt_ids([], "that is funny", 64)  # below the gate: retried
+    saw_beams: list[bool] = []
+
+    def gone_once_retried() -> bool:  # asked on the inference thread: the client leaves during the retry
+        saw_beams.append(any(isinstance(row, _BeamRow) for row in engine.rows))
+        return saw_beams[-1]
+
+    job = StreamJob(prompt, Settings(), StreamSink(emit=lambda _: None, cancelled=gone_once_retried))
+    (result,) = asyncio.run(asyncio.wait_for(engine.submit([job]), timeout=30))
+    assert any(saw_beams), "the retry never ran: nothing was tested"
+    assert result.replacement is None and result.finish_reason == "stop" and result.text
+    assert engine.running == 0
