@@ -5,6 +5,7 @@ every evaluation set within 0.01. The serving path of the ONNX runtime imports n
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -17,21 +18,13 @@ from predictors.extractor.inference import build_pipeline, extract
 from predictors.extractor.model import choose_backend
 from predictors.extractor.onnx_tagger import ONNX_FILE, OnnxTagger, cpu_budget
 from tests.conftest import ROOT
-from training import DATA_DIR
-from training.extractor.dataset import generate, load_annotated, split_vocabulary
-from training.extractor.evaluation import REALTEXT, above, load_markup, predict_spans, score
-from training.extractor.export_onnx import export_fp32
+from training.extractor.evaluation import above, predict_spans, score
+from training.extractor.export_onnx import evaluation_splits, export_fp32
 
 
 @pytest.fixture(scope="module")
 def splits() -> dict:
-    _, held_out = split_vocabulary(synthetic=300, real_writing=True)  # as training measures it
-    return {
-        "realistic": load_annotated(DATA_DIR / "realistic_courses.jsonl"),
-        "realtext_dev": load_markup(REALTEXT / "dev.txt"),
-        "realtext_test": load_markup(REALTEXT / "test.txt"),
-        "heldout": generate(held_out, 1000, seed=14),
-    }
+    return evaluation_splits()  # the sets the export's choice of float MatMuls is held to
 
 
 @pytest.fixture(scope="module")
@@ -111,6 +104,19 @@ def test_int8_f1_is_within_0_01_of_torch_on_every_evaluation_set(extractor_dir, 
         onnx_f1 = score(examples, above(predict_spans(tagger, [e.text for e in examples])))["overall"]["f1"]
         torch_f1 = score(examples, torch_spans[name])["overall"]["f1"]
         assert abs(onnx_f1 - torch_f1) <= 0.01, (name, onnx_f1, torch_f1)
+
+
+def test_the_graph_is_int8_but_for_the_matmuls_the_export_reports_float(extractor_dir):
+    """metrics.json names the MatMuls the export kept float (the head and the most sensitive);
+    every other weight MatMul of the graph is int8."""
+    import onnx
+
+    report = json.loads((extractor_dir / "metrics.json").read_text())["onnx_runtime"]
+    nodes = onnx.load(str(extractor_dir / ONNX_FILE)).graph.node
+    kept = {n.name for n in nodes if n.op_type == "MatMul"}
+    assert "/classifier/MatMul" in report["float"]
+    assert set(report["float"]) <= kept
+    assert sum(n.op_type == "MatMulInteger" for n in nodes) == report["int8_of"] - len(report["float"])
 
 
 def test_the_onnx_runtime_serves_without_torch(extractor_dir):
