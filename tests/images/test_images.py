@@ -10,6 +10,7 @@ podman cannot run containers on the machine.
 from __future__ import annotations
 
 import os
+import statistics
 import subprocess
 import time
 import uuid
@@ -103,25 +104,40 @@ def run_container(
     raise AssertionError(f"{image} not ready on {url}{ready_path}: {logs}")
 
 
+def run_predictor(images: dict[str, str], name: str) -> Container:
+    port = free_port()
+    # The torch image would serve the ONNX export by default: it is the torch reference here.
+    runtime = ("--runtime", "torch") if name == "extractor" else ()
+    return run_container(
+        images[name],
+        f"/v1/models/{PREDICTORS[name]}",
+        None,
+        "--host",
+        "127.0.0.1",
+        "--http_port",
+        str(port),
+        *runtime,
+        port=port,
+    )
+
+
+# Times to ready swing on a shared machine (one start each: 1.7 and 2.5 s for the ONNX image, 3.2
+# and 4.1 s for the torch one, in two runs of a day): the two extractors' are medians of 3 starts.
+TIMED_STARTS = {"extractor": 3, "extractor-onnx": 3}
+
+
 @pytest.fixture(scope="module")
 def containers(images) -> Iterator[dict[str, Container]]:
     running: dict[str, Container] = {}
     try:
-        for name, model in PREDICTORS.items():
-            port = free_port()
-            # The torch image would serve the ONNX export by default: it is the torch reference here.
-            runtime = ("--runtime", "torch") if name == "extractor" else ()
-            running[name] = run_container(
-                images[name],
-                f"/v1/models/{model}",
-                None,
-                "--host",
-                "127.0.0.1",
-                "--http_port",
-                str(port),
-                *runtime,
-                port=port,
-            )
+        for name in PREDICTORS:
+            running[name] = run_predictor(images, name)
+        ready = {name: [c.seconds_to_ready] for name, c in running.items()}
+        for name, starts in TIMED_STARTS.items():
+            for _ in range(starts - 1):
+                again = run_predictor(images, name)
+                podman("stop", "-t", "10", again.name, check=False)
+                ready[name].append(again.seconds_to_ready)
         port = free_port()
         running["ui"] = run_container(
             images["ui"],
@@ -134,7 +150,13 @@ def containers(images) -> Iterator[dict[str, Container]]:
             },
             port=port,
         )
-        report.extend(f"  {name:<14} ready in {c.seconds_to_ready:5.1f} s" for name, c in running.items())
+        ready["ui"] = [running["ui"].seconds_to_ready]
+        for name, seconds in ready.items():
+            spread = f"   (median of {len(seconds)}: {', '.join(f'{x:.1f}' for x in sorted(seconds))})"
+            line = f"  {name:<14} ready in {statistics.median(seconds):5.1f} s"
+            report.append(line + (spread if seconds[1:] else ""))
+        ratio = statistics.median(ready["extractor-onnx"]) / statistics.median(ready["extractor"])
+        report.append(f"  extractor-onnx / extractor time to ready: {ratio:.2f} (target: at most 0.5)")
         yield running
     finally:
         for container in running.values():
@@ -147,7 +169,8 @@ def test_images_run_as_non_root_with_a_read_only_root(containers):
         assert uid != "0", f"{name} runs as root"
         write = podman("exec", container.name, "touch", "/usr/probe", check=False)
         assert write.returncode != 0 and "Read-only file system" in write.stderr, f"{name}: {write.stderr}"
-        assert podman("exec", container.name, "touch", "/tmp/probe", check=False)  # noqa: S108 - inside the container.returncode == 0
+        scratch = podman("exec", container.name, "touch", "/tmp/probe", check=False)  # noqa: S108 - the container's /tmp
+        assert scratch.returncode == 0, f"{name}: /tmp is not writable: {scratch.stderr}"
 
 
 def test_predictor_images_have_no_compiler(images):
