@@ -130,6 +130,44 @@ def test_a_new_stream_joins_the_running_batch_and_gets_its_first_token_at_once(d
     assert sum(t > times["short"][0] for t in times["long"]) > 10
 
 
+def test_a_stream_that_arrives_during_a_prefill_joins_before_the_next_decoding_step(dialogue):
+    """Prefill first: a newcomer that lands while others are prefilled gets its own prefill
+    before the batch decodes, not after a whole decoding step (what its first token waited for
+    under load). The forwards, in order, say which came first."""
+    calls: list[tuple[str, int]] = []  # ("prefill" or "decode", rows)
+    in_prefill, submitted = threading.Event(), threading.Event()
+    recorded = copy.copy(dialogue)
+
+    def forward(**inputs):
+        ids = inputs["input_ids"]
+        calls.append(("decode" if ids.shape[1] == 1 else "prefill", ids.shape[0]))
+        if len(calls) == 1:  # the first stream's prefill: the second arrives meanwhile
+            in_prefill.set()
+            assert submitted.wait(30)
+        return dialogue.model(**inputs)
+
+    recorded.model = forward
+    executor = ThreadPoolExecutor(1)
+    engine = StreamEngine(recorded, executor)
+    first = StreamJob(dialogue.prompt_ids([], "hi", 64), Settings(), StreamSink(emit=lambda _: None))
+    second = StreamJob(dialogue.prompt_ids([], LONG, 64), Settings(), StreamSink(emit=lambda _: None))
+
+    async def scenario() -> list[StreamResult]:
+        running = asyncio.ensure_future(engine.submit([first]))
+        await asyncio.get_running_loop().run_in_executor(None, in_prefill.wait)
+        joining = asyncio.ensure_future(engine.submit([second]))
+        while not engine.pending:  # submitted: waiting for a row
+            await asyncio.sleep(0)
+        submitted.set()
+        return [*(await running), *(await joining)]
+
+    results = asyncio.run(scenario())
+    executor.shutdown()
+    assert calls[:3] == [("prefill", 1), ("prefill", 1), ("decode", 2)], calls[:6]
+    (expected_first, expected_second), _ = dialogue.decode([first.prompt, second.prompt], Settings())
+    assert [r.text for r in results] == [expected_first, expected_second]
+
+
 def test_a_streamed_reply_that_does_not_stand_is_replaced_by_the_guarded_reply(dialogue, engine):
     """The whole-reply guards run at the end of a stream: a greedy reply below the gate (or
     degenerate) carries the guarded reply as its replacement, and what a client then keeps is
