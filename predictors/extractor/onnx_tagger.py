@@ -138,6 +138,11 @@ class OnnxTagger:
         spans = to_spans(text, _resolve_overlaps(found) if encoding.overflowing else found)
         return [s for s in spans if s.score >= threshold]
 
+    def probabilities(self, text: str) -> np.ndarray:
+        """Label probabilities (windows, sequence, labels) of one text's tokens, as its spans read them."""
+        encoding = self.tokenizer.encode(text)
+        return self._probabilities(text, [encoding, *encoding.overflowing])
+
     def _probabilities(self, text: str, windows: list) -> np.ndarray:
         """Label probabilities (windows, sequence, labels) of one text's windows, the "O" offset applied."""
         width = max(len(w.ids) for w in windows)
