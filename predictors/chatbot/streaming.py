@@ -4,11 +4,13 @@ decoding steps, each sending its text to its own sink as it is decoded.
 The engine keeps one running batch (each row's next token, the attention mask, the KV cache)
 and works on the inference thread in slices of at most `slice_steps` steps; after a slice it
 queues itself again behind whatever else waits for that thread (V1 batches), so neither side
-starves. Before every step the streams that arrived meanwhile join: their prompts are prefilled
+starves. Streams that arrived join the batch between forwards: their prompts are prefilled
 together, their first token is sent at once, and their cache is merged into the batch, left-
-padded to a common length (those that arrived during that prefill get one more before the
-step: prefill first, as vLLM schedules). So a new request never waits for a long reply to finish, and
-concurrent streams still share one forward per step. A row leaves the batch at its EOS, a stop
+padded to a common length. Prefill comes first, as vLLM schedules it: those that land during a
+decoding forward are prefilled as soon as it ends, and their first token goes out with that
+step's tokens; those that land during a prefill get one more before the step. So a new request
+waits for at most the rest of one forward, never for a long reply to finish, and concurrent
+streams still share one forward per step. A row leaves the batch at its EOS, a stop
 string, its token limit or as soon as its client is gone: the next step no longer computes it.
 
 Each row decodes by its own settings (greedy, or sampled with its temperature and top_p from
@@ -189,12 +191,21 @@ class StreamEngine:
             if self.scheduled:
                 self.executor.submit(self._slice)  # behind what queued for the thread meanwhile
 
-    @torch.inference_mode()
     def _admit(self) -> bool:
+        """Prefill the streams that arrived (`_prefill`) and send them their first token. False
+        when there was nothing to prefill."""
+        admitted = self._prefill()
+        if admitted is None:
+            return False
+        self._advance(*admitted)
+        return True
+
+    @torch.inference_mode()
+    def _prefill(self) -> tuple[list[_Row], list[int]] | None:
         """Prefill the streams that arrived and the prompts of the retries that start, in one
-        forward; send the streams their first token, take the retries' first beam step, and merge
-        both into the batch (a retry as `beams` rows sharing its prompt's cache). False when there
-        was nothing to prefill."""
+        forward; take the retries' first beam step, and merge both into the batch (a retry as
+        `beams` rows sharing its prompt's cache). The streams that joined and their first tokens,
+        chosen, not yet sent; None when there was nothing to prefill."""
         with self.lock:
             room = self.max_rows - len(self.rows)
             joining, self.pending = self.pending[:room], self.pending[room:]
@@ -204,7 +215,7 @@ class StreamEngine:
         self._settle([row for row in retries if row.gone()])  # no retry for no one: the reply as decoded
         retries = [row for row in retries if not row.gone()]
         if not joining and not retries:
-            return False
+            return None
         self.joining = joining + retries  # in no list the failure path reads but this one
         dialogue = self.dialogue
         prompts = [r.job.prompt for r in joining + retries]
@@ -234,8 +245,7 @@ class StreamEngine:
         _take_rows(cache, index)
         self._merge(rows, mask.index_select(0, index), cache)
         self.joining = []
-        self._advance(joining, self._scored(logits[: len(joining)], joining))
-        return True
+        return joining, self._scored(logits[: len(joining)], joining)
 
     @torch.inference_mode()
     def _step(self) -> None:
@@ -254,7 +264,12 @@ class StreamEngine:
         streams = [i for i, row in enumerate(self.rows) if isinstance(row, _Row)]
         rows = [self.rows[i] for i in streams]
         done = self._beam_step(logits)
-        self._advance(rows, self._scored(logits[streams], rows))
+        tokens = self._scored(logits[streams], rows)
+        # Streams that arrived during this forward are prefilled now, before the step's tokens
+        # go out, and their first token goes with them: it waits for the rest of one forward,
+        # not for the step's delivery and a prefill after it, and the event loop is woken once.
+        joining, first = self._prefill() or ([], [])
+        self._advance(rows + joining, tokens + first)
         gone = {id(row) for row in done}
         self._drop([i for i, row in enumerate(self.rows) if id(row) in gone])
 
