@@ -65,10 +65,14 @@ def test_batch_keeps_order_and_bare_strings_work(extractor):
     assert len(predictions[2]["courses"]) == 2
 
 
-def test_long_text_beyond_one_window_finds_courses_at_both_ends(extractor):
+def test_long_text_beyond_one_window_finds_courses_at_both_ends(extractor, extractor_dir):
+    from transformers import AutoTokenizer
+
     filler = " The weather was nice and we walked around campus for a while." * 28
     text = "I am taking Linear Algebra." + filler + " Next term I will take Organic Chemistry."
     assert len(text) <= 2000
+    tokenizer = AutoTokenizer.from_pretrained(extractor_dir)
+    assert len(tokenizer(text)["input_ids"]) > 2 * tokenizer.model_max_length  # three windows at least
     courses = predict(extractor, {"instances": [text]}).json()["predictions"][0]["courses"]
     names = [c["text"] for c in courses]
     assert "Linear Algebra" in names and "Organic Chemistry" in names

@@ -243,6 +243,11 @@ def train(args: argparse.Namespace) -> dict:
     tokenizer = AutoTokenizer.from_pretrained(base, revision=revision)
     if not tokenizer.is_fast:
         raise SystemExit(f"{base}: a fast tokenizer is needed for character offsets")
+    # The window served texts are cut into (both runtimes read it from the saved tokenizer): the
+    # length this model is trained at. MiniLM's tokenizer says 512, but past the first ~150
+    # positions, which neither its pretraining nor this fine-tuning fills, its scores sag: a
+    # course after 350 tokens of other text scored below the span threshold.
+    tokenizer.model_max_length = min(tokenizer.model_max_length, MAX_LENGTH)
     model = AutoModelForTokenClassification.from_pretrained(
         base,
         revision=revision,
