@@ -19,7 +19,9 @@ def build_parser(description: str, model_name: str) -> argparse.ArgumentParser:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     # gRPC would listen on every interface at 8081; clients here speak HTTP, so it is opt-in.
-    parser.set_defaults(model_name=model_name, enable_grpc=False)
+    # asyncio's own loop, not the SDK's "auto" (uvloop when installed): uvloop gave the chatbot's
+    # streams no earlier first tokens and fewer tokens/s at c=32 (2656-2776 against 2844-2923 here).
+    parser.set_defaults(model_name=model_name, enable_grpc=False, event_loop="asyncio")
     parser.add_argument(
         "--model_dir",
         default="/mnt/models",

@@ -5,6 +5,7 @@ in a stranger way."""
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import subprocess
 import sys
@@ -76,6 +77,30 @@ def test_defaults_and_harmless_values_of_refused_flags_pass():
     parser = build_parser("t", "m")
     for argv in ([], ["--workers", "1"], ["--enable_grpc", "false"], ["--protocol", "v1"]):
         kserve_server.check_sdk_flags(parser, parser.parse_args(argv))  # no SystemExit
+
+
+@pytest.mark.parametrize(("argv", "loop_class"), [([], "_UnixSelectorEventLoop"), (["--event-loop", "uvloop"], "Loop")])
+def test_the_event_loop_flag_chooses_the_loop_that_serves(monkeypatch, argv, loop_class):
+    """--event-loop is honoured (asyncio's loop unless asked otherwise): the loop `serve` runs
+    the server on is the one the flag names."""
+    pytest.importorskip("uvloop")
+    import signal
+
+    seen: list[str] = []
+
+    async def run(server, models, url, workers) -> int:
+        seen.append(type(asyncio.get_running_loop()).__name__)
+        return 0
+
+    monkeypatch.setattr(kserve_server, "_run", run)
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}  # serve sets its own
+    try:
+        args = build_parser("t", "echo").parse_args(["--host", "127.0.0.1", "--http_port", "0", *argv])
+        assert kserve_server.serve([Echo()], args) == 0
+    finally:
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
+    assert seen == [loop_class]
 
 
 class Echo(Model):
