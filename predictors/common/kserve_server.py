@@ -331,7 +331,7 @@ def serve(
     url = f"{scheme}://{args.host}:{args.http_port}"
     print(f"serving {', '.join(m.name for m in models)} on {url}  (Ctrl-C stops)", flush=True)
     try:
-        # uvicorn's loop choice (--event_loop), which asyncio.run alone would ignore.
+        # uvicorn's loop choice (--event-loop), which asyncio.run alone would ignore.
         with asyncio.Runner(loop_factory=config.get_loop_factory()) as runner:
             code = runner.run(_run(server, models, url, args.max_asyncio_workers))
     except SystemExit as exc:  # the signal, re-raised by uvicorn once it has stopped serving
